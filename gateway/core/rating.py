@@ -10,7 +10,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from gateway.core.deduction import CycleState, Deduction, Line, LineKind, MeterReading, Method
@@ -55,10 +55,11 @@ def rate_interval(
     registers, when both readings have them and the tariff has bands, must add up to the
     total within `band_resolution_kwh` per band register, else the reading is refused.
     """
-    start, end = previous.ts, current.ts
-    if start.tzinfo is None or end.tzinfo is None:
+    if previous.ts.utcoffset() is None or current.ts.utcoffset() is None:
         msg = "reading times must be timezone-aware"
         raise RatingError(msg)
+    # UTC inside: datetimes sharing a tzinfo compare and subtract by wall clock across DST.
+    start, end = previous.ts.astimezone(UTC), current.ts.astimezone(UTC)
     if end <= start:
         msg = (
             f"current reading at {end.isoformat()} is not after the previous at {start.isoformat()}"
