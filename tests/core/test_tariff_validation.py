@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -23,7 +24,7 @@ def refused(data: dict[str, Any]) -> TariffError:
 def test_published_tariffs_parse() -> None:
     shanghai = parse_tariff_version(SHANGHAI_TIERED_TOU)
     assert shanghai.bands == ("peak", "valley")
-    assert shanghai.tier_bounds_kwh == (3120, 4800)
+    assert shanghai.tier_bounds_kwh == (Decimal(3120), Decimal(4800))
     assert shanghai.cycle.period is Period.ANNUAL
     ontario = parse_tariff_version(ONTARIO_TOU_WINTER_2024)
     assert ontario.effective_from.isoformat() == "2024-11-01T04:00:00+00:00"  # EDT midnight
