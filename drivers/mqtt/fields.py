@@ -12,13 +12,11 @@ from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, 
 
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 DECIMAL_PATTERN: Final = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$"
-RFC3339_PATTERN: Final = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
-)
+_DATE_TIME: Final = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}"
+_OFFSET: Final = r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+RFC3339_PATTERN: Final = rf"^{_DATE_TIME}(\.[0-9]+)?{_OFFSET}$"
 _DECIMAL_RE: Final = re.compile(DECIMAL_PATTERN)
-_STAMP_RE: Final = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]+))?([Zz]|[+-][0-9]{2}:[0-9]{2})?$"
-)
+_STAMP_RE: Final = re.compile(rf"^{_DATE_TIME}(?:\.([0-9]+))?{_OFFSET}?$")
 _MICROS_PER_S: Final = 1_000_000
 _ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
@@ -27,7 +25,7 @@ def to_decimal(value: object) -> Decimal:
     """A JSON number (already Decimal or int) or a decimal string; never bool, float or NaN."""
     if isinstance(value, bool):
         msg = "must be a number or a decimal string, not a boolean"
-        raise ValueError(msg)  # noqa: TRY004 (pydantic wants ValueError to report the field)
+        raise ValueError(msg)
     if isinstance(value, int):
         return Decimal(value)
     if isinstance(value, Decimal):
@@ -42,7 +40,7 @@ def to_decimal(value: object) -> Decimal:
         return Decimal(value)
     if isinstance(value, float):
         msg = "must not be a float; decode the JSON with parse_float=Decimal"
-        raise ValueError(msg)  # noqa: TRY004
+        raise ValueError(msg)
     msg = "must be a number or a decimal string"
     raise ValueError(msg)
 
@@ -76,7 +74,7 @@ def to_utc(value: object) -> datetime:
     """RFC 3339 with an offset, or unix seconds (int or decimal), to an aware UTC datetime."""
     if isinstance(value, bool):
         msg = "must be an RFC 3339 string or unix seconds, not a boolean"
-        raise ValueError(msg)  # noqa: TRY004
+        raise ValueError(msg)
     if isinstance(value, int | Decimal):
         seconds = Decimal(value)
         if not seconds.is_finite() or seconds < 0:
@@ -101,14 +99,14 @@ def to_utc(value: object) -> datetime:
 def _decimal_string(value: object) -> Decimal:
     if not isinstance(value, str):
         msg = 'must be a decimal string like "12.50"'
-        raise ValueError(msg)  # noqa: TRY004
+        raise ValueError(msg)
     return to_decimal(value)
 
 
 def _rfc3339_string(value: object) -> datetime:
     if not isinstance(value, str):
         msg = "must be an RFC 3339 string with an offset"
-        raise ValueError(msg)  # noqa: TRY004
+        raise ValueError(msg)
     return to_utc(value)
 
 
@@ -124,7 +122,12 @@ EnergyKwh = Annotated[
     BeforeValidator(to_decimal),
     AfterValidator(_non_negative),
     WithJsonSchema(
-        {"anyOf": [{"type": "number", "minimum": 0}, {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[0-9]+)?$"}]}
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0},
+                {"type": "string", "pattern": r"^(0|[1-9][0-9]*)(\.[0-9]+)?$"},
+            ]
+        }
     ),
 ]
 DecimalString = Annotated[
@@ -134,7 +137,12 @@ UtcTimestamp = Annotated[
     datetime,
     BeforeValidator(to_utc),
     WithJsonSchema(
-        {"anyOf": [{"type": "string", "pattern": RFC3339_PATTERN}, {"type": "number", "minimum": 0}]}
+        {
+            "anyOf": [
+                {"type": "string", "pattern": RFC3339_PATTERN},
+                {"type": "number", "minimum": 0},
+            ]
+        }
     ),
 ]
 Rfc3339 = Annotated[

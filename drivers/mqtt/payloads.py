@@ -9,7 +9,7 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, NoReturn
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -18,8 +18,9 @@ from drivers.mqtt.errors import PayloadError
 _MAX_REASONS = 3
 
 
-def _refuse_constant(name: str) -> NoReturn:
-    raise PayloadError("$", f"{name} is not a number")
+def _non_finite(name: str) -> Decimal:
+    # NaN / Infinity become non-finite Decimals, which every field type refuses by name.
+    return Decimal(name)
 
 
 def _refuse_duplicates(pairs: Sequence[tuple[str, Any]]) -> dict[str, Any]:
@@ -41,7 +42,7 @@ def load_object(payload: bytes) -> dict[str, Any]:
         value = json.loads(
             text,
             parse_float=Decimal,
-            parse_constant=_refuse_constant,
+            parse_constant=_non_finite,
             object_pairs_hook=_refuse_duplicates,
         )
     except json.JSONDecodeError as exc:
