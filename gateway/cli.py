@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 import yaml
 from rich.console import Console
+from sqlalchemy import Engine
 
 from gateway.core.errors import TariffError
 from gateway.core.tariff_parse import parse_tariff_version
@@ -16,7 +17,58 @@ app = typer.Typer(
     help="Prepaid meter gateway: meters in, exact deductions out.", no_args_is_help=True
 )
 tariff_app = typer.Typer(help="Tariff files.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The prepaid ledger.", no_args_is_help=True)
 app.add_typer(tariff_app, name="tariff")
+app.add_typer(db_app, name="db")
+app.add_typer(ledger_app, name="ledger")
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="Default: $PREPAID_GATEWAY_DATABASE_URL or SQLite file."),
+]
+
+
+def _engine(url: str | None) -> Engine:
+    from gateway.settings import Settings  # noqa: PLC0415
+    from gateway.storage.db import make_engine  # noqa: PLC0415
+
+    return make_engine(url or Settings().database_url)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database_url: DatabaseUrl = None,
+    revision: Annotated[str, typer.Argument(help="Alembic revision.")] = "head",
+) -> None:
+    """Create or migrate the schema (Alembic), in one transaction."""
+    from gateway.storage.migrate import upgrade  # noqa: PLC0415
+
+    engine = _engine(database_url)
+    upgrade(engine, revision)
+    typer.echo(f"database {engine.url.render_as_string()} is at revision {revision}")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    database_url: DatabaseUrl = None,
+    account: Annotated[list[str] | None, typer.Option(help="Only these accounts.")] = None,
+) -> None:
+    """Check balances, sequences, the hash chain and every deduction; exit 1 on a violation."""
+    from gateway.ledger.verify import verify_ledger  # noqa: PLC0415
+    from gateway.storage.db import UnitOfWork  # noqa: PLC0415
+
+    with UnitOfWork(_engine(database_url)) as uow:
+        report = verify_ledger(uow, account)
+    for violation in report.violations:
+        typer.echo(f"VIOLATION {violation}", err=True)
+    verdict = f"{len(report.violations)} violation(s)" if report.violations else "OK"
+    typer.echo(
+        f"{report.accounts} accounts, {report.entries} entries,"
+        f" {report.deductions_recomputed} deductions recomputed: {verdict}"
+    )
+    if report.violations:
+        raise typer.Exit(1)
 
 
 @app.command()

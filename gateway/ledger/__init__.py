@@ -1,0 +1,1 @@
+"""The prepaid ledger: readings in, transparent deductions out, exactly once."""

@@ -1,0 +1,239 @@
+"""record_readings: validate, rate and post a batch of readings in one transaction.
+
+Exactly once: a reading is keyed by (meter, meter time). Submitting it again is a no-op that
+returns the original result. Meters and then accounts are locked in id order (PostgreSQL
+SELECT ... FOR UPDATE; SQLite BEGIN IMMEDIATE), so concurrent ingesters never double-deduct,
+never lose a balance update and never deadlock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, tuple_, update
+
+from gateway.core.validation import Outcome
+from gateway.ledger.errors import InvalidRequestError
+from gateway.ledger.meter_state import MeterState, load_meters
+from gateway.ledger.posting import AccountState, flush
+from gateway.ledger.rater import Rater
+from gateway.ledger.tariffs import TariffCache
+from gateway.storage.db import UnitOfWork
+from gateway.storage.schema import accounts, anomalies, ledger_entries, meters, readings
+
+
+@dataclass(frozen=True, slots=True)
+class ReadingIn:
+    """A register reading as a driver or the API delivers it (raw register values)."""
+
+    meter_id: str
+    ts: datetime
+    energy_kwh: Decimal
+    source: str = "api"
+    bands_kwh: Mapping[str, Decimal] | None = None
+    balance: Decimal | None = None
+    relay: str | None = None
+    received_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.ts.utcoffset() is None:
+            msg = f"reading time {self.ts.isoformat()} has no UTC offset"
+            raise InvalidRequestError(msg)
+        if not isinstance(self.energy_kwh, Decimal) or not self.energy_kwh.is_finite():
+            msg = f"energy_kwh must be a finite Decimal, got {self.energy_kwh!r}"
+            raise InvalidRequestError(msg)
+        if self.energy_kwh < 0:
+            msg = f"energy_kwh must not be negative, got {self.energy_kwh}"
+            raise InvalidRequestError(msg)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What became of one reading. `duplicate` means it was already recorded: this is the
+    original result, and nothing was written."""
+
+    meter_id: str
+    ts: datetime
+    outcome: str
+    reading_id: str | None
+    entry_id: str | None = None
+    charged: Decimal | None = None
+    flags: tuple[str, ...] = ()
+    reason: str = ""
+    duplicate: bool = False
+
+
+REJECTED = "rejected"
+
+
+def record_readings(
+    uow: UnitOfWork,
+    batch: Sequence[ReadingIn],
+    *,
+    now: datetime,
+    tariffs: TariffCache,
+) -> list[IngestResult]:
+    """Validate, rate and post `batch`; the caller commits. Results are in batch order."""
+    if not batch:
+        return []
+    meter_states = load_meters(uow, sorted({r.meter_id for r in batch}), lock=True)
+    account_states = _lock_accounts(uow, sorted({m.account_id for m in meter_states.values()}))
+    existing = _existing(uow, batch)
+    rater = Rater(uow, tariffs, account_states, meter_states)
+    pending_readings: list[dict[str, Any]] = []
+    pending_anomalies: list[dict[str, Any]] = []
+    seen: dict[tuple[str, datetime], tuple[ReadingIn, IngestResult]] = {}
+    results: list[IngestResult | None] = [None] * len(batch)
+    order = sorted(range(len(batch)), key=lambda i: (batch[i].ts, batch[i].meter_id))
+    for index in order:
+        reading = batch[index]
+        key = (reading.meter_id, _utc(reading.ts))
+        meter = meter_states.get(reading.meter_id)
+        if meter is None:
+            results[index] = _reject(reading, pending_anomalies, now)
+            continue
+        earlier = seen.get(key) or existing.get(key)
+        if earlier is not None:
+            results[index] = _repeat(reading, earlier, meter, pending_anomalies, now)
+            continue
+        result, row, anomaly = rater.judge_and_post(reading, meter, now)
+        pending_readings.append(row)
+        if anomaly is not None:
+            pending_anomalies.append(anomaly)
+        seen[key] = (reading, result)
+        results[index] = result
+    _write(uow, pending_readings, pending_anomalies, account_states, meter_states)
+    return [r for r in results if r is not None]
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.astimezone(UTC)
+
+
+def _lock_accounts(uow: UnitOfWork, account_ids: list[str]) -> dict[str, AccountState]:
+    query = select(accounts).where(accounts.c.id.in_(account_ids)).order_by(accounts.c.id)
+    if uow.is_postgres:
+        query = query.with_for_update()
+    return {row.id: AccountState.from_row(row) for row in uow.connection.execute(query)}
+
+
+def _existing(
+    uow: UnitOfWork, batch: Sequence[ReadingIn]
+) -> dict[tuple[str, datetime], tuple[ReadingIn, IngestResult]]:
+    """Stored readings with the same (meter, time) as any in the batch, as original results."""
+    keys = sorted({(r.meter_id, _utc(r.ts)) for r in batch})
+    found: dict[tuple[str, datetime], tuple[ReadingIn, IngestResult]] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        rows = uow.connection.execute(
+            select(readings, ledger_entries.c.amount)
+            .outerjoin(ledger_entries, ledger_entries.c.id == readings.c.entry_id)
+            .where(tuple_(readings.c.meter_id, readings.c.ts).in_(chunk))
+        )
+        for row in rows:
+            stored = ReadingIn(
+                row.meter_id, row.ts, row.raw_kwh, row.source,
+                _bands(row.bands_kwh), row.balance, row.relay, row.received_at,
+            )  # fmt: skip
+            charged = -row.amount if row.amount is not None else None
+            flags = tuple(f for f in row.flags.split(",") if f)
+            result = IngestResult(
+                row.meter_id, row.ts, row.outcome, row.id, row.entry_id, charged, flags,
+                row.reason, duplicate=True,
+            )  # fmt: skip
+            found[row.meter_id, row.ts] = (stored, result)
+    return found
+
+
+def _bands(data: Mapping[str, str] | None) -> dict[str, Decimal] | None:
+    return None if data is None else {band: Decimal(kwh) for band, kwh in data.items()}
+
+
+def _same(a: ReadingIn, b: ReadingIn) -> bool:
+    return a.energy_kwh == b.energy_kwh and (a.bands_kwh or None) == (b.bands_kwh or None)
+
+
+def _repeat(
+    reading: ReadingIn,
+    earlier: tuple[ReadingIn, IngestResult],
+    meter: MeterState,
+    pending_anomalies: list[dict[str, Any]],
+    now: datetime,
+) -> IngestResult:
+    stored, original = earlier
+    if _same(reading, stored):
+        return IngestResult(
+            original.meter_id, original.ts, original.outcome, original.reading_id,
+            original.entry_id, original.charged, original.flags, original.reason, duplicate=True,
+        )  # fmt: skip
+    reason = (
+        f"same meter and time as stored reading {original.reading_id} but {reading.energy_kwh}"
+        f" kWh instead of {stored.energy_kwh} kWh: quarantined, not charged"
+    )
+    pending_anomalies.append(
+        anomaly_row(
+            meter.id, meter.account_id, None, reading, kind="conflict", detail=reason, now=now
+        )
+    )
+    return IngestResult(reading.meter_id, _utc(reading.ts), Outcome.QUARANTINED.value, None,
+                        reason=reason)  # fmt: skip
+
+
+def _reject(reading: ReadingIn, pending: list[dict[str, Any]], now: datetime) -> IngestResult:
+    reason = f"unknown meter {reading.meter_id!r}: not stored, not charged"
+    pending.append(
+        anomaly_row(
+            reading.meter_id, None, None, reading, kind="unknown_meter", detail=reason, now=now
+        )
+    )
+    return IngestResult(reading.meter_id, _utc(reading.ts), REJECTED, None, reason=reason)
+
+
+def anomaly_row(
+    meter_id: str,
+    account_id: str | None,
+    reading_id: str | None,
+    reading: ReadingIn,
+    *,
+    kind: str,
+    detail: str,
+    now: datetime,
+) -> dict[str, Any]:
+    return {
+        "meter_id": meter_id, "account_id": account_id, "reading_id": reading_id,
+        "ts": _utc(reading.ts), "kind": kind, "detail": detail, "raw_kwh": reading.energy_kwh,
+        "created_at": now, "resolved": False,
+    }  # fmt: skip
+
+
+def _write(
+    uow: UnitOfWork,
+    pending_readings: list[dict[str, Any]],
+    pending_anomalies: list[dict[str, Any]],
+    account_states: dict[str, AccountState],
+    meter_states: dict[str, MeterState],
+) -> None:
+    connection = uow.connection
+    if pending_readings:
+        connection.execute(insert(readings), pending_readings)
+    if pending_anomalies:
+        connection.execute(insert(anomalies), pending_anomalies)
+    flush(uow, list(account_states.values()))
+    moved = [m for m in meter_states.values() if m.moved]
+    if moved:
+        connection.execute(
+            update(meters)
+            .where(meters.c.id == bindparam("m_id"))
+            .values(
+                last_reading_id=bindparam("m_reading"),
+                last_ts=bindparam("m_ts"),
+                last_raw_kwh=bindparam("m_raw"),
+                last_offset_kwh=bindparam("m_offset"),
+                last_bands=bindparam("m_bands"),
+            ),
+            [m.update_params() for m in moved],
+        )

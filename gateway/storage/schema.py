@@ -1,0 +1,180 @@
+"""The tables. Ledger entries are append-only: triggers refuse UPDATE and DELETE."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from gateway.storage.types import ExactDecimal, UTCDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+tariff_versions = Table(
+    "tariff_versions",
+    metadata,
+    Column("tariff_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("effective_from", UTCDateTime, nullable=False),
+    Column("document", JSON, nullable=False),  # the validated tariff file, as given
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("currency", String(3), nullable=False),
+    Column("minor_unit", Integer, nullable=False),
+    Column("status", String(16), nullable=False, default="active"),
+    Column("opening_balance", ExactDecimal, nullable=False),
+    Column("balance", ExactDecimal, nullable=False),
+    Column("extra_kwh_per_month", ExactDecimal, nullable=False),
+    Column("last_sequence", Integer, nullable=False, default=0),
+    Column("last_hash", String(64), nullable=False),
+    # The billing cycle so far (tier consumption, exact running charge for the rounding carry).
+    Column("cycle_start", UTCDateTime, nullable=True),
+    Column("cycle_consumed_kwh", ExactDecimal, nullable=False),
+    Column("cycle_exact_charge", ExactDecimal, nullable=False),
+    Column("cycle_exact_tax", ExactDecimal, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+account_tariffs = Table(
+    "account_tariffs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("tariff_id", String(64), nullable=False),
+    Column("effective_from", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "effective_from", name="uq_account_tariffs_account_from"),
+)
+
+meters = Table(
+    "meters",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("serial", String(64), nullable=False),
+    Column("multiplier", ExactDecimal, nullable=False),  # CT ratio x meter constant
+    Column("register_modulus_kwh", ExactDecimal, nullable=True),  # where the register wraps
+    Column("max_power_kw", ExactDecimal, nullable=False),
+    Column("expected_interval_s", Integer, nullable=False),
+    Column("installed_at", UTCDateTime, nullable=True),
+    Column("install_reading_kwh", ExactDecimal, nullable=True),
+    Column("removed_at", UTCDateTime, nullable=True),
+    Column("removal_reading_kwh", ExactDecimal, nullable=True),
+    Column("relay", String(8), nullable=False, default="closed"),
+    # The newest accepted reading: where the next interval starts.
+    Column("last_reading_id", String(32), nullable=True),
+    Column("last_ts", UTCDateTime, nullable=True),
+    Column("last_raw_kwh", ExactDecimal, nullable=True),
+    Column("last_offset_kwh", ExactDecimal, nullable=False),
+    Column("last_bands", JSON, nullable=True),
+)
+
+meter_exchanges = Table(
+    "meter_exchanges",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("meter_id", ForeignKey("meters.id"), nullable=False, index=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("old_serial", String(64), nullable=False),
+    Column("removal_reading_kwh", ExactDecimal, nullable=False),
+    Column("new_serial", String(64), nullable=False),
+    Column("opening_reading_kwh", ExactDecimal, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+readings = Table(
+    "readings",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("meter_id", ForeignKey("meters.id"), nullable=False),
+    Column("ts", UTCDateTime, nullable=False),  # meter time
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("source", String(200), nullable=False),
+    Column("raw_kwh", ExactDecimal, nullable=False),
+    Column("bands_kwh", JSON, nullable=True),  # raw per-band registers, decimal strings
+    Column("balance", ExactDecimal, nullable=True),  # meter-side balance if it reports one
+    Column("relay", String(8), nullable=True),
+    Column("continuous_kwh", ExactDecimal, nullable=True),  # x multiplier + rollover offset
+    Column("outcome", String(16), nullable=False),
+    Column("flags", String(120), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("entry_id", String(32), nullable=True),
+    UniqueConstraint("meter_id", "ts", name="uq_readings_meter_ts"),
+)
+
+anomalies = Table(
+    "anomalies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("meter_id", String(64), nullable=False, index=True),
+    Column("account_id", String(64), nullable=True),
+    Column("reading_id", String(32), nullable=True),
+    Column("ts", UTCDateTime, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("raw_kwh", ExactDecimal, nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved", Boolean, nullable=False, default=False),
+)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("amount", ExactDecimal, nullable=False),  # signed: credit +, deduction -
+    Column("balance_before", ExactDecimal, nullable=False),
+    Column("balance_after", ExactDecimal, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("effective_at", UTCDateTime, nullable=False),  # reading time, or posting time
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Column("meter_id", String(64), nullable=True),
+    Column("prev_reading_id", String(32), nullable=True),
+    Column("reading_id", String(32), nullable=True),
+    Column("prev_ts", UTCDateTime, nullable=True),
+    Column("prev_kwh", ExactDecimal, nullable=True),
+    Column("curr_ts", UTCDateTime, nullable=True),
+    Column("curr_kwh", ExactDecimal, nullable=True),
+    Column("energy_kwh", ExactDecimal, nullable=True),
+    Column("tariff_version", String(200), nullable=True),
+    Column("details", JSON, nullable=False),  # lines, rounding, method, notes, cycle before
+    Column("external_ref", String(200), nullable=True),
+    Column("reverses_entry_id", String(32), nullable=True),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("account_id", "sequence", name="uq_ledger_entries_account_sequence"),
+    Index("ix_ledger_entries_meter_effective", "meter_id", "effective_at"),
+)
+
+top_ups = Table(
+    "top_ups",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("reference", String(200), primary_key=True),
+    Column("amount", ExactDecimal, nullable=False),
+    Column("entry_id", String(32), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
