@@ -25,6 +25,7 @@ types: $(STAMP)
 	$(BIN)/mypy
 
 services:
+	bash scripts/install-test-tools.sh
 	bash scripts/ensure-services.sh
 
 unit: $(STAMP)

@@ -8,6 +8,7 @@ name, its registers and its defaults. Nothing here does I/O.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -101,18 +102,19 @@ class RegisterSpec:
     writable: bool = False
 
     def __post_init__(self) -> None:
-        where = f"register {self.name}"
+        # Keys are field names; the model loader prefixes them with ``registers[i].``.
         if not is_known_role(self.role):
-            raise ModelDefinitionError(f"{where}.role", f"unknown role {self.role!r}")
+            reason = f"unknown role {self.role!r} (known: {', '.join(sorted(ROLES))}, band:<name>)"
+            raise ModelDefinitionError("role", reason)
         is_bit = self.data_type is DataType.BOOL
         allowed = BIT_FUNCTION_CODES if is_bit else REGISTER_FUNCTION_CODES
         if self.function_code not in allowed:
-            reason = f"{self.data_type} must be read with FC {sorted(allowed)}"
-            raise ModelDefinitionError(f"{where}.function_code", reason)
+            reason = f"{self.data_type} must be read with function code {sorted(allowed)}"
+            raise ModelDefinitionError("function_code", reason)
         if not 0 <= self.address <= 0xFFFF - self.count + 1:
-            raise ModelDefinitionError(f"{where}.address", f"out of range: {self.address}")
+            raise ModelDefinitionError("address", f"out of range: {self.address}")
         if self.scale <= 0:
-            raise ModelDefinitionError(f"{where}.scale", "must be positive")
+            raise ModelDefinitionError("scale", "must be positive")
 
     @property
     def count(self) -> int:
@@ -157,6 +159,10 @@ class MeterModel:
             raise ModelDefinitionError("energy_role", reason)
         if not 1 <= self.max_registers_per_request <= 125:
             raise ModelDefinitionError("max_registers_per_request", "must be 1..125")
+        for index, spec in enumerate(self.registers):
+            if spec.count > self.max_registers_per_request:
+                reason = f"needs {spec.count} registers, more than max_registers_per_request"
+                raise ModelDefinitionError(f"registers[{index}].type", reason)
         self._check_overlaps()
 
     def _check_overlaps(self) -> None:
@@ -165,7 +171,7 @@ class MeterModel:
             by_space.setdefault(_space(spec.function_code), []).append((index, spec))
         for specs in by_space.values():
             ordered = sorted(specs, key=lambda item: item[1].address)
-            for (_, left), (index, right) in zip(ordered, ordered[1:], strict=False):
+            for (_, left), (index, right) in itertools.pairwise(ordered):
                 if right.address < left.end:
                     reason = f"overlaps {left.name} at 0x{right.address:04X}"
                     raise ModelDefinitionError(f"registers[{index}].address", reason)

@@ -73,8 +73,13 @@ def shortest_float32_decimal(value: float) -> Decimal:
     target = struct.pack(">f", value)
     for digits in range(1, 10):
         text = f"{value:.{digits}g}"
-        if struct.pack(">f", float(text)) == target:
-            return Decimal(text)
+        try:
+            candidate = struct.pack(">f", float(text))
+        except OverflowError:  # rounded past the largest float32
+            continue
+        if candidate == target:
+            # "2e+02" -> 200: whole numbers without exponent notation
+            return Decimal(format(Decimal(text), "f"))
     return Decimal(repr(value))  # pragma: no cover - 9 digits always round-trip
 
 
