@@ -76,6 +76,7 @@ def create_account(
         insert(accounts).values(
             id=account_id,
             currency=currency,
+            minor_unit=found.document.get("minor_unit", 2),
             status="active",
             opening_balance=opening_balance,
             balance=opening_balance,
