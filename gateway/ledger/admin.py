@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import insert, select, update
 
+from gateway.core.tariff import Tariff
 from gateway.core.tariff_parse import parse_tariff_version
 from gateway.ledger.codec import GENESIS_HASH
 from gateway.ledger.errors import ConflictError, InvalidRequestError, NotFoundError
@@ -40,6 +41,11 @@ def register_tariff_version(uow: UnitOfWork, document: Mapping[str, Any], now: d
             msg = f"{version.label} already exists with other content; publish a new version"
             raise ConflictError(msg)
         return version.label
+    others = uow.connection.execute(
+        select(tariff_versions.c.document).where(tariff_versions.c.tariff_id == version.tariff_id)
+    ).all()
+    # The versions must make one valid tariff together (same currency, distinct dates).
+    Tariff((*(parse_tariff_version(row.document) for row in others), version))
     uow.connection.execute(
         insert(tariff_versions).values(
             tariff_id=version.tariff_id,

@@ -20,7 +20,11 @@ def test_readings_are_charged_and_the_entry_explains_itself(world: World) -> Non
     assert charged.charged == D("0.14")  # 0.5 x 0.2734 = 0.1367
     (entry,) = world.entries("A1")
     assert (entry.kind, entry.sequence, entry.amount) == ("deduction", 1, D("-0.14"))
-    assert (entry.prev_kwh, entry.curr_kwh, entry.energy_kwh) == (D("1000.00"), D("1000.50"), D("0.50"))
+    assert (entry.prev_kwh, entry.curr_kwh, entry.energy_kwh) == (
+        D("1000.00"),
+        D("1000.50"),
+        D("0.50"),
+    )
     assert (entry.prev_ts, entry.curr_ts) == (T0, T0 + timedelta(minutes=15))
     assert (entry.balance_before, entry.balance_after) == (D("100.00"), D("99.86"))
     assert entry.prev_reading_id == baseline.reading_id

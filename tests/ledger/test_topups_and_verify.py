@@ -119,7 +119,7 @@ def test_verify_names_the_first_violation_of_a_hand_edit(
     assert violation.rule == rule
     result = CliRunner().invoke(app, ["ledger", "verify", "--database-url", db_url])
     assert result.exit_code == 1
-    assert f"VIOLATION account A1" in result.output
+    assert "VIOLATION account A1" in result.output
     assert f": {rule}: " in result.output
 
 
@@ -143,7 +143,9 @@ def test_recompute_catches_a_rehashed_forgery(world: World, engine: Engine) -> N
             )
             balance, previous = entry["balance_after"], entry["hash"]
         connection.execute(
-            update(accounts).where(accounts.c.id == "A1").values(balance=balance, last_hash=previous)
+            update(accounts)
+            .where(accounts.c.id == "A1")
+            .values(balance=balance, last_hash=previous)
         )
     (violation,) = world.verify().violations
     assert (violation.sequence, violation.rule) == (2, "recompute")

@@ -79,8 +79,10 @@ class World:
     def account(self, account_id: str, tariff_id: str = "flat", opening: str = "100.00",
                 **kwargs: Any) -> None:  # fmt: skip
         with self.uow() as uow:
-            admin.create_account(uow, account_id, currency="EUR", tariff_id=tariff_id,
-                                 now=self.clock(), opening_balance=Decimal(opening), **kwargs)  # fmt: skip
+            admin.create_account(
+                uow, account_id, currency="EUR", tariff_id=tariff_id, now=self.clock(),
+                opening_balance=Decimal(opening), **kwargs,
+            )  # fmt: skip
             uow.commit()
 
     def meter(self, meter_id: str, account_id: str, **kwargs: Any) -> None:
@@ -149,7 +151,9 @@ class World:
         with self.engine.connect() as connection:
             return list(
                 connection.execute(
-                    select(anomalies).where(anomalies.c.meter_id == meter_id).order_by(anomalies.c.id)
+                    select(anomalies)
+                    .where(anomalies.c.meter_id == meter_id)
+                    .order_by(anomalies.c.id)
                 )
             )
 
