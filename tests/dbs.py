@@ -16,7 +16,9 @@ from sqlalchemy import Engine, text
 from gateway.storage.db import make_engine
 from gateway.storage.migrate import upgrade
 
-POSTGRES_URL = os.environ.get("PREPAID_GATEWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "PREPAID_GATEWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
 BACKENDS = ("sqlite", "postgresql")
 
 
