@@ -100,19 +100,22 @@ HASHED_FIELDS = (
 
 
 def _canonical(value: Any) -> Any:
+    """JSON's fallback for what it cannot encode itself; dicts, lists, tuples, str, int, bool
+    and None it encodes natively (in C), the same way they were encoded before."""
     if isinstance(value, Decimal):
         return dec(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Mapping):
-        return {key: _canonical(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_canonical(item) for item in value]
-    return value
+        return dict(value)
+    msg = f"{type(value).__name__} {value!r} has no canonical JSON form"
+    raise TypeError(msg)
 
 
 def entry_hash(entry: Mapping[str, Any], prev_hash: str) -> str:
     """SHA-256 over the previous hash and the entry's content in canonical JSON."""
-    content = {name: _canonical(entry.get(name)) for name in HASHED_FIELDS}
-    text = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    content = {name: entry.get(name) for name in HASHED_FIELDS}
+    text = json.dumps(
+        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical
+    )
     return hashlib.sha256(f"{prev_hash}\n{text}".encode()).hexdigest()

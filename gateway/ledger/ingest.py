@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy import DateTime, String, bindparam, func, insert, select, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from gateway.core.validation import Outcome
 from gateway.ledger.errors import InvalidRequestError
@@ -129,12 +130,26 @@ def _existing(
     found: dict[tuple[str, datetime], tuple[ReadingIn, IngestResult]] = {}
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        rows = uow.connection.execute(
-            select(readings, ledger_entries.c.amount)
-            .outerjoin(ledger_entries, ledger_entries.c.id == readings.c.entry_id)
-            .where(tuple_(readings.c.meter_id, readings.c.ts).in_(chunk))
+        query = select(readings, ledger_entries.c.amount).outerjoin(
+            ledger_entries, ledger_entries.c.id == readings.c.entry_id
         )
-        for row in rows:
+        if uow.is_postgres:  # joining arrays: a row-value IN list was ~9x slower (bench/ingest.py)
+            wanted = (
+                func.unnest(
+                    bindparam("k_meters", [m for m, _ in chunk], type_=ARRAY(String)),
+                    bindparam(
+                        "k_ts", [ts for _, ts in chunk], type_=ARRAY(DateTime(timezone=True))
+                    ),
+                )
+                .table_valued("meter_id", "ts")
+                .render_derived(name="wanted")
+            )
+            query = query.join(
+                wanted, (readings.c.meter_id == wanted.c.meter_id) & (readings.c.ts == wanted.c.ts)
+            )
+        else:
+            query = query.where(tuple_(readings.c.meter_id, readings.c.ts).in_(chunk))
+        for row in uow.connection.execute(query):
             stored = ReadingIn(
                 row.meter_id, row.ts, row.raw_kwh, row.source,
                 _bands(row.bands_kwh), row.balance, row.relay, row.received_at,
