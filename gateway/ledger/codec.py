@@ -112,10 +112,21 @@ def _canonical(value: Any) -> Any:
     raise TypeError(msg)
 
 
-def entry_hash(entry: Mapping[str, Any], prev_hash: str) -> str:
-    """SHA-256 over the previous hash and the entry's content in canonical JSON."""
-    content = {name: entry.get(name) for name in HASHED_FIELDS}
-    text = json.dumps(
-        content, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical
+def canonical_json(value: Any) -> str:
+    """The one JSON text of a value: sorted keys, no spaces, Decimals and times as text."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_canonical
     )
-    return hashlib.sha256(f"{prev_hash}\n{text}".encode()).hexdigest()
+
+
+def entry_hash(entry: Mapping[str, Any], prev_hash: str) -> str:
+    """SHA-256 over the previous hash and the entry's content in canonical JSON.
+
+    `details` is hashed as its canonical JSON text, whether given as that text (when the
+    entry is written) or as the parsed object (when it is read back to be verified).
+    """
+    content = {name: entry.get(name) for name in HASHED_FIELDS}
+    details = content["details"]
+    if not isinstance(details, str):
+        content["details"] = canonical_json(details)
+    return hashlib.sha256(f"{prev_hash}\n{canonical_json(content)}".encode()).hexdigest()

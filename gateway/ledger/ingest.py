@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, String, bindparam, func, insert, select, tuple_, update
+from sqlalchemy import DateTime, String, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from gateway.core.validation import Outcome
@@ -23,6 +23,7 @@ from gateway.ledger.meter_state import MeterState, load_meters
 from gateway.ledger.posting import AccountState, flush
 from gateway.ledger.rater import Rater
 from gateway.ledger.tariffs import TariffCache
+from gateway.storage.bulk import insert_rows, update_rows
 from gateway.storage.db import UnitOfWork
 from gateway.storage.schema import accounts, anomalies, ledger_entries, meters, readings
 
@@ -233,22 +234,8 @@ def _write(
     meter_states: dict[str, MeterState],
 ) -> None:
     connection = uow.connection
-    if pending_readings:
-        connection.execute(insert(readings), pending_readings)
-    if pending_anomalies:
-        connection.execute(insert(anomalies), pending_anomalies)
+    insert_rows(connection, readings, pending_readings)
+    insert_rows(connection, anomalies, pending_anomalies)
     flush(uow, list(account_states.values()))
-    moved = [m for m in meter_states.values() if m.moved]
-    if moved:
-        connection.execute(
-            update(meters)
-            .where(meters.c.id == bindparam("m_id"))
-            .values(
-                last_reading_id=bindparam("m_reading"),
-                last_ts=bindparam("m_ts"),
-                last_raw_kwh=bindparam("m_raw"),
-                last_offset_kwh=bindparam("m_offset"),
-                last_bands=bindparam("m_bands"),
-            ),
-            [m.update_params() for m in moved],
-        )
+    moved = [m.update_params() for m in meter_states.values() if m.moved]
+    update_rows(connection, meters, "id", moved)

@@ -38,12 +38,12 @@ class MeterState:
     def update_params(self) -> dict[str, Any]:
         assert self.last is not None
         return {
-            "m_id": self.id,
-            "m_reading": self.last_reading_id,
-            "m_ts": self.last.ts,
-            "m_raw": self.last.raw_kwh,
-            "m_offset": self.last.offset_kwh,
-            "m_bands": None
+            "id": self.id,
+            "last_reading_id": self.last_reading_id,
+            "last_ts": self.last.ts,
+            "last_raw_kwh": self.last.raw_kwh,
+            "last_offset_kwh": self.last.offset_kwh,
+            "last_bands": None
             if self.last_bands is None
             else {band: format(kwh, "f") for band, kwh in self.last_bands.items()},
         }

@@ -8,10 +8,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
-
 from gateway.core.deduction import CycleState
-from gateway.ledger.codec import entry_hash
+from gateway.ledger.codec import canonical_json, entry_hash
+from gateway.storage.bulk import insert_rows, update_rows
 from gateway.storage.db import UnitOfWork
 from gateway.storage.schema import accounts, ledger_entries
 
@@ -76,6 +75,8 @@ class AccountState:
             "reverses_entry_id": None,
             **content,
         }
+        if not isinstance(entry["details"], str):  # encoded once: for the hash and the column
+            entry["details"] = canonical_json(entry["details"])
         entry["prev_hash"] = self.last_hash
         entry["hash"] = entry_hash(entry, self.last_hash)
         self.last_sequence += 1
@@ -90,30 +91,22 @@ def flush(uow: UnitOfWork, states: list[AccountState]) -> None:
     rows = [entry for state in states for entry in state.entries]
     if not rows:
         return
-    uow.connection.execute(insert(ledger_entries), rows)
+    insert_rows(uow.connection, ledger_entries, rows)
     changed = [state for state in states if state.entries]
-    uow.connection.execute(
-        update(accounts)
-        .where(accounts.c.id == bindparam("b_id"))
-        .values(
-            balance=bindparam("b_balance"),
-            last_sequence=bindparam("b_sequence"),
-            last_hash=bindparam("b_hash"),
-            cycle_start=bindparam("b_cycle_start"),
-            cycle_consumed_kwh=bindparam("b_consumed"),
-            cycle_exact_charge=bindparam("b_exact"),
-            cycle_exact_tax=bindparam("b_tax"),
-        ),
+    update_rows(
+        uow.connection,
+        accounts,
+        "id",
         [
             {
-                "b_id": s.id,
-                "b_balance": s.balance,
-                "b_sequence": s.last_sequence,
-                "b_hash": s.last_hash,
-                "b_cycle_start": s.cycle.start if s.cycle else None,
-                "b_consumed": s.cycle.consumed_kwh if s.cycle else Decimal(0),
-                "b_exact": s.cycle.exact_charge if s.cycle else Decimal(0),
-                "b_tax": s.cycle.exact_tax if s.cycle else Decimal(0),
+                "id": s.id,
+                "balance": s.balance,
+                "last_sequence": s.last_sequence,
+                "last_hash": s.last_hash,
+                "cycle_start": s.cycle.start if s.cycle else None,
+                "cycle_consumed_kwh": s.cycle.consumed_kwh if s.cycle else Decimal(0),
+                "cycle_exact_charge": s.cycle.exact_charge if s.cycle else Decimal(0),
+                "cycle_exact_tax": s.cycle.exact_tax if s.cycle else Decimal(0),
             }
             for s in changed
         ],
