@@ -10,8 +10,10 @@ import yaml
 from rich.console import Console
 from sqlalchemy import Engine
 
+from gateway.commission.cli import commission_app
 from gateway.core.errors import TariffError
 from gateway.core.tariff_parse import parse_tariff_version
+from simulators.cli import simulate_app
 
 app = typer.Typer(
     help="Prepaid meter gateway: meters in, exact deductions out.", no_args_is_help=True
@@ -22,6 +24,8 @@ ledger_app = typer.Typer(help="The prepaid ledger.", no_args_is_help=True)
 app.add_typer(tariff_app, name="tariff")
 app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
+app.add_typer(simulate_app, name="simulate")
+app.add_typer(commission_app, name="commission")
 
 DatabaseUrl = Annotated[
     str | None,

@@ -153,7 +153,7 @@ class VirtualMeter:
             "voltage_v": lambda: self.voltage_v,
             "voltage_l2_v": lambda: self.voltage_v,
             "voltage_l3_v": lambda: self.voltage_v,
-            "current_a": lambda: (self.power_w / self.voltage_v).quantize(Decimal("0.001")),
+            "current_a": self._current_a,
             "current_l2_a": lambda: Decimal(0),
             "current_l3_a": lambda: Decimal(0),
             "power_w": lambda: self.power_w,
@@ -164,6 +164,11 @@ class VirtualMeter:
             "clock_unix_s": lambda: Decimal(int(self.clock.now().timestamp())),
         }
         return values[role]()
+
+    def _current_a(self) -> Decimal:
+        if not self.voltage_v:
+            return Decimal(0)  # no voltage measured (input not connected): no current either
+        return (self.power_w / self.voltage_v).quantize(Decimal("0.001"))
 
     def _balance_now(self) -> Decimal:
         self.advance()

@@ -1,0 +1,1 @@
+"""Commissioning: is this meter wired, addressed and mapped right?"""
