@@ -1,6 +1,6 @@
 """Modbus driver bench (not a test): many meters polled by one process; bus time per model.
 
-    .venv/bin/python bench/drivers_modbus.py [--sockets 8] [--units 125] [--interval 5] \
+    .venv/bin/python -m bench.drivers_modbus [--sockets 8] [--units 125] [--interval 5] \
         [--cycles 4] [--dead 0] [--model prepaid-v1]
 
 (a) ``--sockets x --units`` simulated Modbus TCP meters (default 8 x 125 = 1,000): one

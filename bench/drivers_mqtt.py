@@ -5,7 +5,7 @@ readings (QoS 1), and times until every reading is committed by a sink that inse
 with sqlite3 in one transaction per batch. That sink stands in for the ledger's ingest
 service, which comes later; expect the ledger (PostgreSQL, VEE, rating) to be the limit.
 
-    .venv/bin/python bench/drivers_mqtt.py [--messages 2000] [--readings-per-message 100]
+    .venv/bin/python -m bench.drivers_mqtt [--messages 2000] [--readings-per-message 100]
 """
 
 import argparse

@@ -1,6 +1,6 @@
 """Readings validated, rated and committed per second by `record_readings` (not a test).
 
-    .venv/bin/python bench/ingest.py [--readings 50000] [--single 2000] [--accounts 10000]
+    .venv/bin/python -m bench.ingest [--readings 50000] [--single 2000] [--accounts 10000]
                                      [--backends sqlite,postgresql] [--batches 1,100,1000]
 
 10,000 accounts on the flat tariff, one meter each, installed with a starting reading so every

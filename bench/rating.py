@@ -1,6 +1,6 @@
 """Ratings per second over a year of 15-minute readings, one core (not a test).
 
-    .venv/bin/python bench/rating.py [--repeat 3]
+    .venv/bin/python -m bench.rating [--repeat 3]
 
 Each rating threads the cycle state through, as the ledger does. Figures go in docs/bench.md.
 """

@@ -1,5 +1,5 @@
-"""A file-backed sink for the kill test: one transaction per batch, dedup on (meter, ts)
-as the real ledger will do. A stand-in until the ledger's ingest service exists."""
+"""A file-backed sink for the driver's own kill test: one transaction per batch, dedup on
+(meter, ts) like the ledger. The kill test through the real ledger is in tests/integration."""
 
 import sqlite3
 from collections.abc import Sequence
