@@ -78,8 +78,7 @@ def deduction_details(
 ) -> dict[str, Any]:
     """Everything needed to explain and to recompute a deduction."""
     return {
-        "method": deduction.method.name.lower(),
-        "method_text": deduction.method.value,
+        "method": deduction.method.name.lower(),  # its explanation: Method[name.upper()]
         "lines": [line_to_json(line) for line in deduction.lines],
         "exact_amount": dec(deduction.exact_amount),
         "tax": dec(deduction.tax),

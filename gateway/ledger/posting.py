@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -16,7 +16,8 @@ from gateway.storage.schema import accounts, ledger_entries
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A random 128-bit id as 32 hex digits (uuid4's randomness without its object)."""
+    return os.urandom(16).hex()
 
 
 @dataclass(slots=True)
