@@ -69,6 +69,9 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[dict[str, A
     if not rows:
         return
     columns = list(rows[0])
+    if connection.dialect.name == "postgresql":
+        _copy(connection, table, columns, rows)
+        return
     marker = _marker(connection)
     # Table and column names come from our own schema, never from input: no injection.
     sql = (
@@ -91,3 +94,13 @@ def update_rows(
         f" WHERE {key} = {marker}"
     )
     connection.exec_driver_sql(sql, _params(connection, table, [*columns, key], rows))
+
+
+def _copy(
+    connection: Connection, table: Table, columns: Sequence[str], rows: Sequence[dict[str, Any]]
+) -> None:
+    """PostgreSQL COPY ... FROM STDIN inside the current transaction: one round trip."""
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor, cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in _params(connection, table, columns, rows):
+            copy.write_row(row)
