@@ -178,3 +178,73 @@ top_ups = Table(
     Column("entry_id", String(32), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# --- Runtime: alerts, meter commands, the transactional outbox (migration 0002) -------------
+
+account_controls = Table(
+    "account_controls",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("protected", Boolean, nullable=False, default=False),  # 保电: never disconnect
+    Column("alert_levels", JSON, nullable=True),  # None: the gateway's default levels
+    Column("alert_state", JSON, nullable=True),  # which levels are armed
+    Column("emergency_credit", ExactDecimal, nullable=False),  # taken and not yet repaid
+    Column("debt", ExactDecimal, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", String(64), nullable=False, index=True),
+    Column("meter_id", String(64), nullable=True),
+    Column("kind", String(20), nullable=False),
+    Column("level", String(40), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("balance", ExactDecimal, nullable=True),
+    Column("entry_id", String(32), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("acknowledged_at", UTCDateTime, nullable=True),
+    Column("acknowledged_by", String(64), nullable=True),
+)
+
+meter_commands = Table(
+    "meter_commands",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("meter_id", String(64), nullable=False, index=True),
+    Column("action", String(20), nullable=False),  # relay_open | relay_close | set_balance
+    Column("params", JSON, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("status", String(12), nullable=False),  # pending | sent | confirmed | expired | failed
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("channel", String(10), nullable=False),  # mqtt | webhook
+    Column("topic", String(200), nullable=False),  # MQTT topic, or the event name for webhooks
+    Column("payload", JSON, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("delivered_at", UTCDateTime, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Index("ix_outbox_pending", "delivered_at", "next_attempt_at"),
+)
+
+standing_charge_days = Table(
+    "standing_charge_days",
+    metadata,
+    Column("account_id", ForeignKey("accounts.id"), primary_key=True),
+    Column("day", String(10), primary_key=True),  # local date YYYY-MM-DD, posted once
+    Column("entry_id", String(32), nullable=False),
+)
