@@ -18,6 +18,7 @@ from sqlalchemy import DateTime, String, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from gateway.core.validation import Outcome
+from gateway.ledger.controls import ControlPolicy, act_on_batch
 from gateway.ledger.errors import InvalidRequestError
 from gateway.ledger.meter_state import MeterState, load_meters
 from gateway.ledger.posting import AccountState, flush
@@ -78,12 +79,18 @@ def record_readings(
     *,
     now: datetime,
     tariffs: TariffCache,
+    policy: ControlPolicy | None = None,
 ) -> list[IngestResult]:
-    """Validate, rate and post `batch`; the caller commits. Results are in batch order."""
+    """Validate, rate and post `batch`; the caller commits. Results are in batch order.
+
+    With a credit-control `policy`, the alerts, outbox rows and relay commands the new
+    balances call for are written in the same transaction.
+    """
     if not batch:
         return []
     meter_states = load_meters(uow, sorted({r.meter_id for r in batch}), lock=True)
     account_states = _lock_accounts(uow, sorted({m.account_id for m in meter_states.values()}))
+    balances_before = {state.id: state.balance for state in account_states.values()}
     existing = _existing(uow, batch)
     rater = Rater(uow, tariffs, account_states, meter_states)
     pending_readings: list[dict[str, Any]] = []
@@ -108,6 +115,9 @@ def record_readings(
             pending_anomalies.append(anomaly)
         seen[key] = (reading, result)
         results[index] = result
+    if policy is not None:
+        act_on_batch(uow, policy, now, accounts=account_states, balances_before=balances_before,
+                     anomalies=pending_anomalies)  # fmt: skip
     _write(uow, pending_readings, pending_anomalies, account_states, meter_states)
     return [r for r in results if r is not None]
 

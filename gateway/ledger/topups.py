@@ -9,6 +9,18 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
+from gateway.core.credit import (
+    EmergencyCreditRefusedError,
+    EmergencyCreditTerms,
+    grant_emergency_credit,
+)
+from gateway.ledger.controls import (
+    Actions,
+    ControlPolicy,
+    credit_with_controls,
+    load_controls,
+    relays_and_busy,
+)
 from gateway.ledger.errors import ConflictError, InvalidRequestError, NotFoundError
 from gateway.ledger.posting import AccountState, flush
 from gateway.storage.db import UnitOfWork
@@ -45,10 +57,15 @@ def _check_money(amount: Decimal, state: AccountState, field: str) -> None:
 
 
 def top_up(
-    uow: UnitOfWork, account_id: str, amount: Decimal, reference: str, *, now: datetime
-) -> Posted:
+    uow: UnitOfWork, account_id: str, amount: Decimal, reference: str, *, now: datetime,
+    policy: ControlPolicy | None = None,
+) -> Posted:  # fmt: skip
     """Credit `amount`. The same reference and amount again returns the same entry; the same
-    reference with another amount is refused."""
+    reference with another amount is refused.
+
+    With a credit-control `policy`, the top-up first repays emergency credit and recovers
+    debt (a share with a cap, as separate entries), re-arms alerts, and queues reconnection.
+    """
     if not reference.strip():
         raise InvalidRequestError("reference must not be empty")
     state = lock_account(uow, account_id)
@@ -70,7 +87,11 @@ def top_up(
             raise ConflictError(msg)
         return Posted(earlier.id, account_id, earlier.sequence, earlier.amount,
                       earlier.balance_after, replayed=True)  # fmt: skip
+    balance_before = state.balance
     entry = state.append("top_up", amount, now, now, external_ref=reference)
+    if policy is not None:
+        credit_with_controls(uow, state, policy, now=now, top_up_entry=entry,
+                             balance_before=balance_before)  # fmt: skip
     flush(uow, [state])
     uow.connection.execute(
         insert(top_ups).values(
@@ -134,3 +155,30 @@ def _entry(uow: UnitOfWork, entry_id: str) -> Any:
 def _posted(entry: dict[str, Any]) -> Posted:
     return Posted(entry["id"], entry["account_id"], entry["sequence"], entry["amount"],
                   entry["balance_after"], replayed=False)  # fmt: skip
+
+
+def take_emergency_credit(
+    uow: UnitOfWork, account_id: str, *, terms: EmergencyCreditTerms, now: datetime,
+    policy: ControlPolicy,
+) -> Posted:  # fmt: skip
+    """Lend the account emergency credit on request (repaid from the next top-ups)."""
+    state = lock_account(uow, account_id)
+    controls = load_controls(uow, [account_id])[account_id]
+    try:
+        amount = grant_emergency_credit(
+            terms, balance=state.balance, outstanding=controls.emergency_credit
+        )
+    except EmergencyCreditRefusedError as error:
+        raise ConflictError(f"emergency credit refused: {error.reason}") from error
+    before = state.balance
+    reason = "emergency credit on request, repaid from the next top-ups"
+    entry = state.append("emergency_credit", amount, now, now, details={"reason": reason})
+    controls.emergency_credit += amount
+    actions = Actions(policy, now)
+    actions.touched[account_id] = controls
+    relays, busy = relays_and_busy(uow, [account_id])
+    actions.balance_moved(state, controls, before, is_credit=False, relays=relays[account_id],
+                          busy_meters=busy, entry_id=entry["id"])  # fmt: skip
+    flush(uow, [state])
+    actions.write(uow)
+    return _posted(entry)

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 
-from gateway.core.deduction import MeterReading
+from gateway.core.deduction import Deduction, MeterReading
 from gateway.core.errors import CoreError
-from gateway.core.rating import rate_interval
+from gateway.core.rating import rate_interval, rate_standing_charge
 from gateway.ledger.codec import GENESIS_HASH, cycle_from_json, deduction_details, entry_hash
 from gateway.ledger.errors import NotFoundError
 from gateway.ledger.tariffs import TariffCache
 from gateway.storage.db import UnitOfWork
 from gateway.storage.schema import accounts, ledger_entries, readings
+
+RATED = frozenset({"deduction", "standing_charge"})  # entries that move the billing cycle
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,7 @@ class _AccountCheck:
                 yield fail("hash_chain", "prev_hash does not match the previous entry's hash")
             if entry_hash(entry, row.prev_hash) != row.hash:
                 yield fail("hash_chain", "content does not match its hash: the row was edited")
-            if row.kind == "deduction":
+            if row.kind in RATED:
                 if last_cycle is not None and row.details.get("cycle_before") != last_cycle:
                     yield fail("cycle_chain", "cycle_before differs from the previous cycle_after")
                 yield from self._recompute(row, fail)
@@ -106,6 +109,9 @@ class _AccountCheck:
             yield Violation(account.id, None, None, "account_head", detail)
 
     def _recompute(self, row: Any, fail: Any) -> Iterator[Violation]:
+        if row.kind == "standing_charge":
+            yield from self._recompute_standing(row, fail)
+            return
         details = row.details
         for reading_id, ts, kwh in ((row.prev_reading_id, row.prev_ts, row.prev_kwh),
                                     (row.reading_id, row.curr_ts, row.curr_kwh)):  # fmt: skip
@@ -131,12 +137,30 @@ class _AccountCheck:
             yield fail("recompute", f"cannot be rated again: {error}")
             return
         self.recomputed += 1
-        if -deduction.amount != row.amount:
-            yield fail("recompute", f"recomputes to {-deduction.amount}, stored {row.amount}")
-        again = deduction_details(deduction, cycle_before, details.get("flags", []))
-        for key in ("lines", "rounding", "cycle_after"):
-            if again[key] != details.get(key):
-                yield fail("recompute", f"{key} differ from a fresh rating of the same readings")
+        yield from _compare(deduction, row, cycle_before, fail)
+
+    def _recompute_standing(self, row: Any, fail: Any) -> Iterator[Violation]:
+        details = row.details
+        try:
+            tariff = self.tariffs.get(self.uow, details["tariff_id"])
+            cycle_before = cycle_from_json(details["cycle_before"])
+            deduction = rate_standing_charge(
+                tariff, date.fromisoformat(details["day"]), cycle_before
+            )
+        except (CoreError, NotFoundError, KeyError, ValueError) as error:
+            yield fail("recompute", f"cannot be rated again: {error}")
+            return
+        self.recomputed += 1
+        yield from _compare(deduction, row, cycle_before, fail)
+
+
+def _compare(deduction: Deduction, row: Any, cycle_before: Any, fail: Any) -> Iterator[Violation]:
+    if -deduction.amount != row.amount:
+        yield fail("recompute", f"recomputes to {-deduction.amount}, stored {row.amount}")
+    again = deduction_details(deduction, cycle_before, row.details.get("flags", []))
+    for key in ("lines", "rounding", "cycle_after"):
+        if again[key] != row.details.get(key):
+            yield fail("recompute", f"{key} differ from a fresh rating of the same readings")
 
 
 def _bands(data: dict[str, str] | None) -> dict[str, Decimal] | None:
