@@ -1,0 +1,352 @@
+"""The meter command dispatcher: pending -> sent -> confirmed | expired | failed.
+
+A command counts only when its meter confirms it; then `meters.relay` is updated in the
+same transaction. Never sent at or after `expires_at`; a relay command superseded by a
+later relay command for the same meter (a later set_balance, by a later set_balance) is
+expired, never sent. Transports translate foreign errors into `CommandUnconfirmedError`
+(no answer: retried until expiry) or `CommandRefusedError` (failed after `max_refusals`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import Connection, Engine, Row, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from drivers.errors import DriverError, MeterUnreachableError
+from drivers.mqtt.client import PendingCommand
+from drivers.mqtt.contract import CommandAction
+from drivers.mqtt.errors import CommandRejectedError, CommandTimeoutError, PublishNotConfirmedError
+from gateway.runtime.outbox import Backoff, utc_now
+from gateway.storage.db import UnitOfWork
+from gateway.storage.schema import meter_commands as mc
+from gateway.storage.schema import meters
+
+logger = logging.getLogger(__name__)
+
+RelayState = Literal["closed", "open"]
+_WANTED: dict[str, RelayState] = {"relay_open": "open", "relay_close": "closed"}
+
+
+@dataclass(frozen=True, slots=True)
+class MeterCommand:
+    id: str
+    meter_id: str
+    action: CommandAction
+    amount: Decimal | None  # set_balance: params["amount"], a decimal string
+    expires_at: datetime
+    attempts: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    """What the meter reports after carrying out a command."""
+
+    relay: RelayState | None = None
+    balance: Decimal | None = None
+
+
+class CommandError(Exception):
+    """A command did not count."""
+
+
+class CommandUnconfirmedError(CommandError):
+    """No confirmation (timeout, unreachable, broker down); retried until the command expires."""
+
+
+class CommandRefusedError(CommandError):
+    """The meter answered no (ok=false, relay read-back unchanged); failed after max_refusals."""
+
+
+class CommandTransport(Protocol):
+    async def execute(self, command: MeterCommand) -> Confirmation: ...
+
+
+class CommandSender(Protocol):
+    """`drivers.mqtt.MqttGateway` is one."""
+
+    def send_command(
+        self,
+        meter_id: str,
+        action: CommandAction,
+        *,
+        amount: Decimal | None = ...,
+        ttl_s: int = ...,
+        command_id: str | None = ...,
+    ) -> PendingCommand: ...
+
+
+class MqttCommandTransport:
+    """meters/{id}/command, confirmed by the meter's ack with the same id."""
+
+    def __init__(
+        self,
+        sender: CommandSender,
+        *,
+        ack_timeout_s: float = 10.0,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._sender = sender
+        self._ack_timeout_s = ack_timeout_s
+        self._clock = clock
+
+    async def execute(self, command: MeterCommand) -> Confirmation:
+        # The meter's expiry is the whole seconds left, so it never outlives the row's.
+        ttl_s = int((command.expires_at - self._clock()).total_seconds())
+        if ttl_s < 1:
+            msg = f"command {command.id} expires within a second; not sent"
+            raise CommandUnconfirmedError(msg)
+        try:
+            pending = await asyncio.to_thread(
+                self._sender.send_command,
+                command.meter_id,
+                command.action,
+                amount=command.amount,
+                ttl_s=ttl_s,
+                command_id=command.id,
+            )
+            ack = await pending.confirmed_async(self._ack_timeout_s)
+        except CommandRejectedError as exc:
+            raise CommandRefusedError(f"meter refused: {exc.reason}") from exc
+        except (PublishNotConfirmedError, CommandTimeoutError) as exc:
+            raise CommandUnconfirmedError(str(exc)) from exc
+        except ValueError as exc:  # the command does not fit the wire contract
+            raise CommandRefusedError(f"invalid command: {exc}") from exc
+        return Confirmation(relay=ack.relay, balance=ack.balance)
+
+
+class RelayDriver(Protocol):
+    """`drivers.modbus.driver.ModbusMeterDriver` is one; both confirm by reading back."""
+
+    async def set_relay(self, *, open: bool) -> None: ...
+
+    async def write_balance(self, amount: Decimal) -> None: ...
+
+
+class ModbusCommandTransport:
+    """Relay coil and balance register of one Modbus meter, confirmed by read-back."""
+
+    def __init__(self, driver: RelayDriver) -> None:
+        self._driver = driver
+
+    async def execute(self, command: MeterCommand) -> Confirmation:
+        try:
+            if command.action == "set_balance":
+                if command.amount is None:
+                    msg = f"command {command.id}: set_balance without an amount"
+                    raise CommandRefusedError(msg)
+                await self._driver.write_balance(command.amount)
+                return Confirmation(balance=command.amount)
+            await self._driver.set_relay(open=command.action == "relay_open")
+            return Confirmation(relay=_WANTED[command.action])
+        except MeterUnreachableError as exc:
+            raise CommandUnconfirmedError(str(exc)) from exc
+        except DriverError as exc:  # read-back differs, exception reply, unsupported
+            raise CommandRefusedError(str(exc)) from exc
+
+
+def _kind(action: str) -> str:
+    return "relay" if action in _WANTED else action
+
+
+class CommandDispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        transports: Mapping[str, CommandTransport],
+        batch_size: int = 50,
+        backoff: Backoff | None = None,
+        max_refusals: int = 3,
+        concurrency: int = 16,
+        lease_s: float = 120.0,
+        poll_interval_s: float = 1.0,
+        clock: Callable[[], datetime] = utc_now,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._engine = engine
+        self._transports = transports
+        self._batch_size = batch_size
+        self._backoff = backoff or Backoff(first_s=2.0, cap_s=60.0)
+        self._max_refusals = max_refusals
+        self._slots = asyncio.Semaphore(concurrency)
+        self._lease = timedelta(seconds=lease_s)
+        self._poll_interval_s = poll_interval_s
+        self._clock = clock
+        self._rand = rand
+        self._lock = threading.Lock()
+        self._counters: Counter[str] = Counter()
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """confirmed, expired, superseded, failed, unconfirmed_attempts (for /metrics)."""
+        with self._lock:
+            return dict(self._counters)
+
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self._counters[name] += 1
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                handled = await self.process_once(self._clock())
+            except SQLAlchemyError:
+                logger.exception("command pass failed; retrying in %s s", self._poll_interval_s)
+                handled = 0
+            if handled < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._poll_interval_s)
+
+    async def process_once(self, now: datetime) -> int:
+        """One pass over due commands; meters in parallel, each meter's commands in order.
+        Returns the number of commands looked at (sent, expired or superseded)."""
+        claimed, closed = await asyncio.to_thread(self._claim, now)
+        by_meter: dict[str, list[MeterCommand]] = defaultdict(list)
+        for command in claimed:
+            by_meter[command.meter_id].append(command)
+        await asyncio.gather(*(self._send_all(cs, now) for cs in by_meter.values()))
+        return len(claimed) + closed
+
+    async def _send_all(self, commands: list[MeterCommand], now: datetime) -> None:
+        async with self._slots:
+            for command in commands:
+                await self._send(command, now)
+
+    async def _send(self, command: MeterCommand, now: datetime) -> None:
+        transport = self._transports.get(command.meter_id)
+        try:
+            if transport is None:
+                msg = f"no transport configured for meter {command.meter_id}"
+                raise CommandUnconfirmedError(msg)
+            confirmation = await transport.execute(command)
+            wanted = _WANTED.get(command.action)
+            if wanted and confirmation.relay not in (None, wanted):
+                msg = f"meter reports relay {confirmation.relay} after {command.action}"
+                raise CommandRefusedError(msg)
+        except CommandError as exc:
+            await asyncio.to_thread(self._record_failure, command, now, exc)
+        else:
+            await asyncio.to_thread(self._record_confirmed, command, now, wanted)
+
+    def _claim(self, now: datetime) -> tuple[list[MeterCommand], int]:
+        with UnitOfWork(self._engine) as uow:
+            query = (
+                select(mc)
+                .where(mc.c.status.in_(("pending", "sent")), mc.c.next_attempt_at <= now)
+                .order_by(mc.c.created_at, mc.c.id)
+                .limit(self._batch_size)
+            )
+            if uow.is_postgres:
+                query = query.with_for_update(skip_locked=True)
+            rows = uow.connection.execute(query).all()
+            latest = _latest_by_kind(uow.connection, rows)
+            claimed: list[MeterCommand] = []
+            for row in rows:
+                newest = latest[(row.meter_id, _kind(row.action))]
+                if row.expires_at <= now:
+                    reason = f"expired at {row.expires_at.isoformat()} without confirmation"
+                    _close(uow.connection, row.id, "expired", reason)
+                    self._count("expired")
+                elif newest != row.id:
+                    _close(uow.connection, row.id, "expired", f"superseded by {newest}")
+                    self._count("superseded")
+                else:
+                    amount = (row.params or {}).get("amount")
+                    claimed.append(
+                        MeterCommand(
+                            id=row.id,
+                            meter_id=row.meter_id,
+                            action=row.action,
+                            amount=None if amount is None else Decimal(str(amount)),
+                            expires_at=row.expires_at,
+                            attempts=row.attempts,
+                            created_at=row.created_at,
+                        )
+                    )
+            if claimed:
+                uow.connection.execute(
+                    update(mc)
+                    .where(mc.c.id.in_([c.id for c in claimed]))
+                    .values(status="sent", next_attempt_at=now + self._lease)
+                )
+            uow.commit()
+        return claimed, len(rows) - len(claimed)
+
+    def _record_confirmed(self, command: MeterCommand, now: datetime, relay: str | None) -> None:
+        with UnitOfWork(self._engine) as uow:
+            uow.connection.execute(
+                update(mc)
+                .where(mc.c.id == command.id, mc.c.status == "sent")
+                .values(status="confirmed", confirmed_at=now, attempts=command.attempts + 1)
+            )
+            if relay is not None:
+                uow.connection.execute(
+                    update(meters).where(meters.c.id == command.meter_id).values(relay=relay)
+                )
+            uow.commit()
+        self._count("confirmed")
+        logger.info("command %s (%s %s) confirmed", command.id, command.action, command.meter_id)
+
+    def _record_failure(self, command: MeterCommand, now: datetime, error: CommandError) -> None:
+        attempts = command.attempts + 1
+        values: dict[str, object] = {"attempts": attempts, "last_error": str(error)[:1000]}
+        if isinstance(error, CommandRefusedError) and attempts >= self._max_refusals:
+            values["status"] = "failed"
+            self._count("failed")
+        else:
+            delay = timedelta(seconds=self._backoff.delay_s(attempts, self._rand()))
+            values["next_attempt_at"] = min(now + delay, command.expires_at)
+            self._count("unconfirmed_attempts")
+        with UnitOfWork(self._engine) as uow:
+            uow.connection.execute(
+                update(mc).where(mc.c.id == command.id, mc.c.status == "sent").values(**values)
+            )
+            uow.commit()
+        logger.warning(
+            "command %s (%s %s) attempt %s: %s%s",
+            command.id,
+            command.action,
+            command.meter_id,
+            attempts,
+            error,
+            "; failed" if values.get("status") == "failed" else "",
+        )
+
+
+def _latest_by_kind(connection: Connection, rows: Sequence[Row[Any]]) -> dict[tuple[str, str], str]:
+    """The newest command id per (meter, kind) among commands created at or after each
+    meter's oldest due one: the only ones that can supersede it."""
+    oldest: dict[str, datetime] = {}
+    for row in rows:
+        meter_id, created_at = row.meter_id, row.created_at
+        oldest[meter_id] = min(oldest.get(meter_id, created_at), created_at)
+    latest: dict[tuple[str, str], str] = {}
+    for meter_id, since in oldest.items():
+        query = (
+            select(mc.c.id, mc.c.action)
+            .where(mc.c.meter_id == meter_id, mc.c.created_at >= since)
+            .order_by(mc.c.created_at, mc.c.id)
+        )
+        for command_id, action in connection.execute(query):
+            latest[(meter_id, _kind(action))] = command_id
+    return latest
+
+
+def _close(connection: Connection, command_id: str, status: str, reason: str) -> None:
+    connection.execute(
+        update(mc).where(mc.c.id == command_id).values(status=status, last_error=reason)
+    )
+    logger.info("command %s %s: %s", command_id, status, reason)
