@@ -18,12 +18,12 @@ from drivers.modbus.driver import ModbusMeterDriver
 from drivers.modbus.link import ModbusLink
 from drivers.models import PREPAID_V1
 from drivers.mqtt import BrokerAddress, MqttGateway
-from gateway.runtime.commands import (
-    CommandDispatcher,
+from gateway.runtime.command_transports import (
     CommandTransport,
     ModbusCommandTransport,
     MqttCommandTransport,
 )
+from gateway.runtime.commands import CommandDispatcher
 from simulators.faults import RelayRefuses
 from simulators.meter import ManualClock, VirtualMeter
 from simulators.modbus_server import MeterBusContext, SimulatedUnit, serve_tcp
