@@ -30,11 +30,15 @@ from gateway.runtime.command_transports import (
     CommandTransport,
     CommandUnconfirmedError,
     MeterCommand,
+    ModbusCommandTransport,
+    MqttCommandTransport,
 )
 from gateway.runtime.outbox import Backoff, utc_now
 from gateway.storage.db import UnitOfWork
 from gateway.storage.schema import meter_commands as mc
 from gateway.storage.schema import meters
+
+__all__ = ["CommandDispatcher", "ModbusCommandTransport", "MqttCommandTransport"]
 
 logger = logging.getLogger(__name__)
 
