@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 
 from drivers.base import MeterSample
 from drivers.mqtt import MqttReading
+from gateway.ledger.controls import ControlPolicy
 from gateway.ledger.ingest import REJECTED, IngestResult, ReadingIn, record_readings
 from gateway.ledger.tariffs import TariffCache
 from gateway.storage.db import UnitOfWork
@@ -73,10 +74,12 @@ class LedgerSink:
         *,
         tariffs: TariffCache | None = None,
         clock: Callable[[], datetime] = utc_now,
+        policy: ControlPolicy | None = None,
     ) -> None:
         self._engine = engine
         self._tariffs = tariffs or TariffCache()
         self._clock = clock
+        self._policy = policy  # credit control: alerts and relay commands in the same commit
         self.outcomes: Counter[str] = Counter()
 
     def __call__(self, batch: Sequence[MqttReading]) -> None:
@@ -86,7 +89,9 @@ class LedgerSink:
     def commit(self, batch: Sequence[ReadingIn]) -> list[IngestResult]:
         """Record `batch` in one transaction and commit it; results in batch order."""
         with UnitOfWork(self._engine) as uow:
-            results = record_readings(uow, batch, now=self._clock(), tariffs=self._tariffs)
+            results = record_readings(
+                uow, batch, now=self._clock(), tariffs=self._tariffs, policy=self._policy
+            )
             uow.commit()
         self._count(results)
         return results
