@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from gateway.commission.cli import commission_app
 from gateway.core.errors import TariffError
 from gateway.core.tariff_parse import parse_tariff_version
+from gateway.runtime.cli import run
 from simulators.cli import simulate_app
 
 app = typer.Typer(
@@ -26,6 +27,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(commission_app, name="commission")
+app.command("run")(run)
 
 DatabaseUrl = Annotated[
     str | None,
