@@ -43,13 +43,15 @@ class AnomalyKind(StrEnum):
 @dataclass(frozen=True, slots=True)
 class MeterRules:
     """Per-meter facts validation needs. `register_modulus_kwh` is where the register wraps
-    to zero (99999.99 kWh register: 100000); `expected_interval` sets the gap threshold."""
+    to zero (99999.99 kWh register: 100000); `expected_interval` sets the gap threshold;
+    `resolution_kwh` is the register's step, allowed on top of max power x time."""
 
     multiplier: Decimal = Decimal(1)
     register_modulus_kwh: Decimal | None = None
     max_power_kw: Decimal = Decimal(100)
     expected_interval: timedelta = timedelta(minutes=15)
     gap_factor: int = 3
+    resolution_kwh: Decimal = Decimal("0.01")  # the register's smallest step
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +146,11 @@ def judge(
         flags.add(Flag.ROLLOVER)
     energy = delta_raw * rules.multiplier
     elapsed = ts - last.ts
-    limit = rules.max_power_kw * Decimal(elapsed.total_seconds()) / SECONDS_PER_HOUR
+    # A register ticks in whole steps: one step may land at any moment, however short the gap.
+    limit = (
+        rules.max_power_kw * Decimal(elapsed.total_seconds()) / SECONDS_PER_HOUR
+        + rules.resolution_kwh * rules.multiplier
+    )
     if energy > limit:
         return _quarantine(
             AnomalyKind.SPIKE,

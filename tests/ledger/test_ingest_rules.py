@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from gateway.ledger.ingest import ReadingIn
 from tests.ledger.world import T0, World, reading
 
 D = Decimal
@@ -192,3 +193,14 @@ def test_one_batch_for_many_meters_is_one_transaction(world: World) -> None:
     assert [e.sequence for e in entries] == [1, 2]
     assert entries[-1].balance_after == D("100.00") - D("0.27") - D("0.55")
     assert world.verify().violations == ()
+
+
+def test_one_register_step_in_a_very_short_interval_is_not_a_spike(world: World) -> None:
+    # 0.01 kWh in 1 s would be 36 kW, above 20 kW; but a register ticks in 0.01 kWh steps,
+    # so a single step may land between two fast polls.
+    t = T0 + timedelta(seconds=1)
+    world.ingest(reading("M1", 0, "10.00"))
+    (step,) = world.ingest(ReadingIn("M1", t, D("10.01")))
+    assert step.outcome == "accepted"
+    (two,) = world.ingest(ReadingIn("M1", t + timedelta(seconds=1), D("10.03")))
+    assert two.outcome == "quarantined"
