@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gateway.core.alerts import AlertLevel, LevelKind
-from gateway.core.credit import FriendlySchedule, RecoveryTerms
+from gateway.core.credit import FriendlySchedule, RecoveryTerms, RepaymentOrder
 from gateway.ledger.controls import ControlPolicy
 from gateway.runtime.config import GatewayConfig
 
@@ -26,7 +26,9 @@ def control_policy(config: GatewayConfig) -> ControlPolicy:
         ),
         reconnect_level=credit.reconnect_level,
         recovery=RecoveryTerms(
-            share=credit.debt_recovery.share, cap_per_top_up=credit.debt_recovery.cap_per_top_up
+            share=credit.debt_recovery.share,
+            cap_per_top_up=credit.debt_recovery.cap_per_top_up,
+            order=RepaymentOrder(credit.debt_recovery.order),
         ),
         alert_topic=(config.mqtt.prefix + alerts.mqtt_topic),
         webhooks=bool(alerts.webhooks),

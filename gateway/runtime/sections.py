@@ -227,6 +227,7 @@ class EmergencyCreditSection(Section):
 class DebtRecoverySection(Section):
     share: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.25")
     cap_per_top_up: Amount | None = None
+    order: Literal["emergency_first", "debt_first"] = "emergency_first"
 
 
 class CreditControlSection(Section):
