@@ -248,3 +248,34 @@ standing_charge_days = Table(
     Column("day", String(10), primary_key=True),  # local date YYYY-MM-DD, posted once
     Column("entry_id", String(32), nullable=False),
 )
+
+# --- Billing API: keys and disputes (migration 0003) ----------------------------------------
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(16), primary_key=True),  # the public part: "pgw_<id>.<secret>"
+    Column("name", String(100), nullable=False),
+    Column(
+        "role", String(20), nullable=False
+    ),  # admin | billing | operator | field-tech | read-only
+    Column("secret_hash", String(64), nullable=False),  # sha256 of the secret part
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("account_id", ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("entry_id", String(32), nullable=False),
+    Column("owner", String(100), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("status", String(12), nullable=False),  # open | resolved | rejected
+    Column("complaint", Text, nullable=False),
+    Column("resolution", Text, nullable=True),
+    Column("adjustment_entry_id", String(32), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True),
+)
