@@ -10,6 +10,7 @@ import yaml
 from rich.console import Console
 from sqlalchemy import Engine
 
+from api.cli import api_app, keys_app
 from gateway.commission.cli import commission_app
 from gateway.core.errors import TariffError
 from gateway.core.tariff_parse import parse_tariff_version
@@ -28,6 +29,8 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(commission_app, name="commission")
 app.command("run")(run)
+app.add_typer(keys_app, name="keys")
+app.add_typer(api_app, name="api")
 
 DatabaseUrl = Annotated[
     str | None,

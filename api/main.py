@@ -1,0 +1,31 @@
+"""The FastAPI application: routers included in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from api import problems
+from api.deps import utc_now
+from api.routes import accounts
+from gateway.ledger.tariffs import TariffCache
+
+ROUTERS = (accounts.router,)
+
+
+def create_app(engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+    app = FastAPI(
+        title="Prepaid gateway billing API",
+        version="1",
+        description="Accounts, tariffs, top-ups and transparent per-reading ledgers. Money and "
+        "kWh are decimal strings. Errors are RFC 9457 problem+json. Authenticate with "
+        "`X-API-Key` (create keys with `prepaid-gateway keys create`).",
+    )
+    app.state.engine, app.state.clock, app.state.tariffs = engine, clock, TariffCache()
+    problems.install(app)
+    for router in ROUTERS:
+        app.include_router(router, prefix="/v1")
+    return app
