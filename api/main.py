@@ -10,10 +10,26 @@ from sqlalchemy import Engine
 
 from api import problems
 from api.deps import utc_now
-from api.routes import accounts
+from api.routes import (
+    accounts,
+    alerts,
+    commands,
+    disputes,
+    ledger,
+    meters,
+    readings,
+    reports,
+    statements,
+    tariffs,
+    topups,
+)
 from gateway.ledger.tariffs import TariffCache
 
-ROUTERS = (accounts.router,)
+ROUTERS = (
+    accounts.router, meters.router, tariffs.router, topups.router, readings.router,
+    alerts.router, commands.router, ledger.router, statements.router, disputes.router,
+    reports.router,
+)  # fmt: skip
 
 
 def create_app(engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:

@@ -1,0 +1,7 @@
+"""ledger routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["ledger"])

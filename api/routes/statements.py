@@ -1,0 +1,7 @@
+"""statements routes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["statements"])
