@@ -17,8 +17,10 @@ api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="p
 
 
 def get_uow(request: Request) -> Iterator[UnitOfWork]:
-    """One transaction per request; routes that change state call `uow.commit()`."""
-    with UnitOfWork(request.app.state.engine) as uow:
+    """One transaction per request; routes that change state call `uow.commit()`. GET and
+    HEAD requests read without taking SQLite's write lock."""
+    read_only = request.method in {"GET", "HEAD"}
+    with UnitOfWork(request.app.state.engine, read_only=read_only) as uow:
         yield uow
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 DEFAULT_URL = "sqlite:///prepaid-gateway.db"
+READ_ONLY = "prepaid_read_only"  # execution option: a transaction that only reads
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -37,18 +38,26 @@ def _sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 class UnitOfWork:
-    """One database transaction. Leaving without `commit()` rolls everything back."""
+    """One database transaction. Leaving without `commit()` rolls everything back.
 
-    def __init__(self, engine: Engine) -> None:
+    `read_only` transactions do not take SQLite's write lock up front, so readers (the API's
+    GET requests) never queue behind the ingest writer.
+    """
+
+    def __init__(self, engine: Engine, *, read_only: bool = False) -> None:
         self.engine = engine
         self.is_postgres = engine.dialect.name == "postgresql"
+        self.read_only = read_only
 
     def __enter__(self) -> UnitOfWork:
         self.connection = self.engine.connect()
+        if self.read_only:
+            self.connection.execution_options(**{READ_ONLY: True})
         self.transaction = self.connection.begin()
         return self
 

@@ -150,3 +150,16 @@ def test_recompute_catches_a_rehashed_forgery(world: World, engine: Engine) -> N
     (violation,) = world.verify().violations
     assert (violation.sequence, violation.rule) == (2, "recompute")
     assert "recomputes to -0.19, stored -0.01" in violation.detail
+
+
+def test_a_read_only_unit_of_work_does_not_wait_for_a_writer(world: World, engine: Engine) -> None:
+    from gateway.storage.db import UnitOfWork  # noqa: PLC0415
+
+    with UnitOfWork(engine) as writer:  # holds SQLite's write lock until it ends
+        writer.connection.execute(update(accounts).where(accounts.c.id == "A1")
+                                  .values(status="active"))  # fmt: skip
+        with UnitOfWork(engine, read_only=True) as reader:
+            balance = reader.connection.execute(
+                text("SELECT balance FROM accounts WHERE id = 'A1'")
+            ).scalar_one()
+        assert D(balance) == D("100.00")
