@@ -79,7 +79,11 @@ class FriendlySchedule:
         require_aware(at, "at")
         end = at
         day = at.astimezone(self.tz).date() - ONE_DAY  # a night from yesterday may hold `at`
+        recurring = self.night_start is not None or bool(self.weekend_days)
+        last_holiday = max(self.holidays, default=None)
         while True:
+            if not recurring and (last_holiday is None or day > last_holiday):
+                return end if end > at else None  # no friendly stretch starts from here on
             for start, stop in self._windows(day):
                 if start > end:
                     return end if end > at else None

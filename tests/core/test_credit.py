@@ -357,3 +357,11 @@ class TestMeterCommands:
         with pytest.raises(CommandStateError):
             failed.sent(T0)
         assert not failed.is_expired(T0 + timedelta(days=1))
+
+
+def test_a_schedule_with_no_friendly_times_ends_at_once() -> None:
+    """No nights, no weekends, no holidays: nothing is friendly (this once looped forever)."""
+    schedule = FriendlySchedule("UTC", weekend_days=frozenset())
+    now = datetime(2025, 6, 7, 12, tzinfo=UTC)
+    assert schedule.friendly_until(now) is None
+    assert not schedule.is_friendly(now)
