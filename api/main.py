@@ -23,6 +23,7 @@ from api.routes import (
     tariffs,
     topups,
 )
+from gateway.ledger.controls import ControlPolicy
 from gateway.ledger.tariffs import TariffCache
 
 ROUTERS = (
@@ -32,7 +33,14 @@ ROUTERS = (
 )  # fmt: skip
 
 
-def create_app(engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> FastAPI:
+def create_app(
+    engine: Engine,
+    *,
+    clock: Callable[[], datetime] = utc_now,
+    policy: ControlPolicy | None = None,
+) -> FastAPI:
+    """The API on `engine`. With a credit-control `policy`, top-ups repay emergency credit and
+    debt and queue reconnection, and readings raise alerts and relay commands."""
     app = FastAPI(
         title="Prepaid gateway billing API",
         version="1",
@@ -41,6 +49,7 @@ def create_app(engine: Engine, *, clock: Callable[[], datetime] = utc_now) -> Fa
         "`X-API-Key` (create keys with `prepaid-gateway keys create`).",
     )
     app.state.engine, app.state.clock, app.state.tariffs = engine, clock, TariffCache()
+    app.state.policy = policy
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
