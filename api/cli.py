@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,13 +34,23 @@ def keys_create(
 @api_app.command("serve")
 def api_serve(
     database_url: DatabaseUrl = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(help="Gateway YAML: its database and credit-control policy (top-ups "
+                     "then repay emergency credit and debt and queue reconnection)."),
+    ] = None,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8000,
-) -> None:
+) -> None:  # fmt: skip
     """Serve the API (OpenAPI docs at /docs)."""
     import uvicorn  # noqa: PLC0415
 
     from api.main import create_app  # noqa: PLC0415
+    from gateway.runtime.config import load_config  # noqa: PLC0415
+    from gateway.runtime.policy import control_policy  # noqa: PLC0415
 
-    app = create_app(make_engine(database_url or Settings().database_url))
-    uvicorn.run(app, host=host, port=port)
+    policy, url = None, database_url or Settings().database_url
+    if config is not None:
+        loaded = load_config(config)
+        policy, url = control_policy(loaded), database_url or loaded.database.url
+    uvicorn.run(create_app(make_engine(url), policy=policy), host=host, port=port)
