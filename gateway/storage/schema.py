@@ -167,6 +167,7 @@ ledger_entries = Table(
     Column("hash", String(64), nullable=False),
     UniqueConstraint("account_id", "sequence", name="uq_ledger_entries_account_sequence"),
     Index("ix_ledger_entries_meter_effective", "meter_id", "effective_at"),
+    Index("ix_ledger_entries_account_kind_sequence", "account_id", "kind", "sequence"),
 )
 
 top_ups = Table(
