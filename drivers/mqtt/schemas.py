@@ -18,8 +18,21 @@ def render() -> dict[str, str]:
     files = {}
     for name, model in SCHEMAS.items():
         schema = {"$schema": SCHEMA_DIALECT, **model.model_json_schema(mode="validation")}
-        files[f"{name}.json"] = json.dumps(schema, indent=2, sort_keys=True) + "\n"
+        files[f"{name}.json"] = json.dumps(_sorted_enums(schema), indent=2, sort_keys=True) + "\n"
     return files
+
+
+def _sorted_enums(node: object) -> object:
+    """Enum values in a fixed order: `typing` caches Literal["open", "closed"] and
+    Literal["closed", "open"] as one type, so their order depends on import order."""
+    if isinstance(node, dict):
+        return {
+            key: sorted(value, key=str) if key == "enum" else _sorted_enums(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_sorted_enums(item) for item in node]
+    return node
 
 
 def main() -> None:
