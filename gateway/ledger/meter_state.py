@@ -23,16 +23,18 @@ class MeterState:
     last: LastReading | None
     last_reading_id: str | None
     last_bands: dict[str, Decimal] | None
+    last_relay: str | None = None
     exchanges: list[Exchange] = field(default_factory=list)
     moved: bool = False
 
     def advance(
-        self, reading_id: str, ts: datetime, raw_kwh: Decimal, offset_kwh: Decimal,
-        bands: dict[str, Decimal] | None,
+        self, reading_id: str, ts: datetime, raw_kwh: Decimal, offset_kwh: Decimal, *,
+        bands: dict[str, Decimal] | None, relay: str | None,
     ) -> None:  # fmt: skip
         self.last = LastReading(ts, raw_kwh, offset_kwh)
         self.last_reading_id = reading_id
         self.last_bands = bands
+        self.last_relay = relay
         self.moved = True
 
     def update_params(self) -> dict[str, Any]:
@@ -43,6 +45,7 @@ class MeterState:
             "last_ts": self.last.ts,
             "last_raw_kwh": self.last.raw_kwh,
             "last_offset_kwh": self.last.offset_kwh,
+            "last_relay": self.last_relay,
             "last_bands": None
             if self.last_bands is None
             else {band: format(kwh, "f") for band, kwh in self.last_bands.items()},
@@ -69,7 +72,14 @@ def load_meters(uow: UnitOfWork, meter_ids: list[str], *, lock: bool) -> dict[st
         if row.last_bands is not None:
             bands = {band: Decimal(kwh) for band, kwh in row.last_bands.items()}
         states[row.id] = MeterState(
-            row.id, row.account_id, row.relay, rules, last, row.last_reading_id, bands
+            row.id,
+            row.account_id,
+            row.relay,
+            rules,
+            last,
+            row.last_reading_id,
+            bands,
+            row.last_relay,
         )
     if states:
         exchanges = uow.connection.execute(

@@ -65,7 +65,13 @@ class Rater:
 
         ts = reading.ts.astimezone(UTC)
         reading_id = new_id()
-        relay_open = reading.relay == "open" or (reading.relay is None and meter.relay == "open")
+        # Tamper needs the relay open over the whole interval: at the previous reading and now
+        # (as the meter reported it, else as the gateway last confirmed it).
+        was_open = meter.last_relay == "open" or (
+            meter.last_relay is None and meter.relay == "open"
+        )
+        is_open = reading.relay == "open" or (reading.relay is None and meter.relay == "open")
+        relay_open = was_open and is_open
         verdict = judge(
             ts, reading.energy_kwh, meter.last, meter.rules,
             exchanges=meter.exchanges, relay_open=relay_open,
@@ -94,7 +100,8 @@ class Rater:
                 )
         if outcome is Outcome.ACCEPTED:
             meter.advance(reading_id, ts, reading.energy_kwh, verdict.offset_kwh,
-                          dict(reading.bands_kwh) if reading.bands_kwh else None)  # fmt: skip
+                          bands=dict(reading.bands_kwh) if reading.bands_kwh else None,
+                          relay=reading.relay)  # fmt: skip
         anomaly = None
         if anomaly_kind is not None:
             anomaly = anomaly_row(meter.id, meter.account_id, reading_id, reading,

@@ -88,6 +88,11 @@ meters = Table(
     Column("last_raw_kwh", ExactDecimal, nullable=True),
     Column("last_offset_kwh", ExactDecimal, nullable=False),
     Column("last_bands", JSON, nullable=True),
+    Column("last_relay", String(8), nullable=True),  # as the newest accepted reading reported it
+    Column("driver", JSON, nullable=True),  # how the gateway reaches it: protocol, link, model
+    Column("commissioning_status", String(16), nullable=False, server_default="not_commissioned"),
+    Column("commissioned_at", UTCDateTime, nullable=True),
+    Column("commissioning_report", JSON, nullable=True),  # `prepaid-gateway commission --report`
 )
 
 meter_exchanges = Table(

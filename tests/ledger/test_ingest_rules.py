@@ -204,3 +204,13 @@ def test_one_register_step_in_a_very_short_interval_is_not_a_spike(world: World)
     assert step.outcome == "accepted"
     (two,) = world.ingest(ReadingIn("M1", t + timedelta(seconds=1), D("10.03")))
     assert two.outcome == "quarantined"
+
+
+def test_consumption_before_the_relay_opened_is_not_tamper(world: World) -> None:
+    # The relay opened during this interval: the meter says closed before, open now.
+    world.ingest(reading("M1", 0, "10", relay="closed"))
+    (opened,) = world.ingest(reading("M1", 15, "10.4", relay="open"))
+    assert "tamper" not in opened.flags
+    (after,) = world.ingest(reading("M1", 30, "10.6", relay="open"))  # open throughout
+    assert "tamper" in after.flags
+    assert [a.kind for a in world.anomalies("M1")] == ["tamper"]
