@@ -1,13 +1,14 @@
-"""Meters: register on an account, read, list, declare an exchange."""
+"""Meters: register on an account (with its driver config), read, list, declare an exchange,
+record commissioning."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any, Literal, Self
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.deps import FieldTech, NowDep, Operator, Reader, UowDep
 from api.schemas import (
@@ -24,10 +25,59 @@ from api.schemas import (
     Strict,
     page,
 )
+from drivers.models import MODELS
 from gateway.ledger import operations
 from gateway.queries import meters as queries
 
 router = APIRouter(tags=["meters"])
+MODBUS = {"modbus-tcp", "modbus-rtu", "modbus-rtu-over-tcp"}
+
+
+class DriverConfig(Strict):
+    """How the gateway reaches the meter. Modbus needs a built-in register map and a unit id;
+    TCP kinds a host, RTU a serial device."""
+
+    protocol: Literal["mqtt", "tasmota", "modbus-tcp", "modbus-rtu", "modbus-rtu-over-tcp"]
+    model: Annotated[
+        str | None, Field(description="built-in register map, e.g. eastron-sdm120")
+    ] = None
+    host: Annotated[str | None, Field(max_length=255)] = None
+    port: Annotated[int | None, Field(ge=1, le=65535)] = None
+    device: Annotated[str | None, Field(max_length=255)] = None
+    baud: Annotated[int | None, Field(ge=300, le=115200)] = None
+    parity: Literal["N", "E", "O"] | None = None
+    unit: Annotated[int | None, Field(ge=1, le=247)] = None
+    tasmota_device: Annotated[str | None, Field(max_length=100)] = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        if self.protocol in MODBUS:
+            if self.model not in MODELS:
+                known = ", ".join(sorted(MODELS))
+                msg = f"model: unknown register map {self.model!r} (known: {known})"
+                raise ValueError(msg)
+            if self.unit is None:
+                raise ValueError("unit: a Modbus meter needs its unit id")
+        if self.protocol in {"modbus-tcp", "modbus-rtu-over-tcp"} and not self.host:
+            raise ValueError("host: a Modbus TCP meter needs a host")
+        if self.protocol == "modbus-rtu" and not self.device:
+            raise ValueError("device: a Modbus RTU meter needs a serial device")
+        if self.protocol == "tasmota" and not self.tasmota_device:
+            raise ValueError("tasmota_device: a Tasmota meter needs its device name")
+        return self
+
+
+class CommissioningIn(Strict):
+    """A commissioning run's outcome: `passed` and the JSON report that
+    `prepaid-gateway commission --report FILE` wrote."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"passed": True, "report": {"meter": "eastron-sdm120", "checks": []}}
+    ]})  # fmt: skip
+    passed: bool
+    report: dict[str, Any]
+
+
 Serial = Annotated[str, Field(min_length=1, max_length=64, examples=["SDM120-0042"])]
 
 
@@ -53,6 +103,7 @@ class MeterIn(Strict):
     expected_interval_s: Annotated[int, Field(ge=1, le=86400 * 31)] = 900
     installed_at: Instant | None = None
     install_reading_kwh: Kwh | None = None
+    driver: DriverConfig | None = None
 
 
 class ExchangeOut(BaseModel):
@@ -77,6 +128,10 @@ class MeterOut(BaseModel):
     last_reading_at: Instant | None = Field(description="the newest accepted reading's time")
     last_reading_kwh: Kwh | None
     exchanges: list[ExchangeOut]
+    driver: dict[str, Any] | None = Field(default=None, description="how the gateway reaches it")
+    commissioning_status: str = Field(description="not_commissioned | passed | failed")
+    commissioned_at: Instant | None = None
+    commissioning_report: dict[str, Any] | None = None
 
 
 class ExchangeIn(Strict):
@@ -106,6 +161,7 @@ def create_meter(body: MeterIn, uow: UowDep, _: Operator) -> MeterOut:
         max_power_kw=body.max_power_kw,
         expected_interval=timedelta(seconds=body.expected_interval_s),
         installed_at=body.installed_at, install_reading_kwh=body.install_reading_kwh,
+        driver=body.driver.model_dump(exclude_none=True) if body.driver else None,
     )  # fmt: skip
     created = queries.get_meter(uow, body.id)
     uow.commit()
@@ -141,6 +197,18 @@ def exchange_meter(
         uow, meter_id, at=body.at, removal_reading_kwh=body.removal_reading_kwh,
         new_serial=body.new_serial, opening_reading_kwh=body.opening_reading_kwh, now=now,
     )  # fmt: skip
+    changed = queries.get_meter(uow, meter_id)
+    uow.commit()
+    return _out(changed)
+
+
+@router.post("/meters/{meter_id}/commissioning", response_model=MeterOut)
+def record_commissioning(
+    meter_id: MeterId, body: CommissioningIn, uow: UowDep, now: NowDep, _: FieldTech
+) -> MeterOut:
+    """Record a commissioning run (field technician or operator): status and report."""
+    operations.record_commissioning(uow, meter_id, passed=body.passed, report=body.report,
+                                    now=now)  # fmt: skip
     changed = queries.get_meter(uow, meter_id)
     uow.commit()
     return _out(changed)

@@ -116,6 +116,7 @@ def register_meter(
     expected_interval: timedelta,
     installed_at: datetime | None,
     install_reading_kwh: Decimal | None,
+    driver: dict[str, Any] | None = None,
 ) -> None:
     """A new meter on an existing account; an id already in use is a conflict."""
     _account(uow, account_id)
@@ -133,6 +134,27 @@ def register_meter(
         expected_interval=expected_interval, installed_at=installed_at,
         install_reading_kwh=install_reading_kwh,
     )  # fmt: skip
+    if driver is not None:
+        uow.connection.execute(update(meters).where(meters.c.id == meter_id).values(driver=driver))
+
+
+def record_commissioning(
+    uow: UnitOfWork, meter_id: str, *, passed: bool, report: dict[str, Any], now: datetime
+) -> None:
+    """Store a commissioning run's outcome and its report (`prepaid-gateway commission`)."""
+    found = uow.connection.execute(select(meters.c.id).where(meters.c.id == meter_id)).first()
+    if found is None:
+        msg = f"meter {meter_id!r} does not exist"
+        raise NotFoundError(msg)
+    uow.connection.execute(
+        update(meters)
+        .where(meters.c.id == meter_id)
+        .values(
+            commissioning_status="passed" if passed else "failed",
+            commissioned_at=now,
+            commissioning_report=report,
+        )
+    )
 
 
 def exchange_meter(

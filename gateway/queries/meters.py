@@ -38,6 +38,10 @@ class MeterView:
     last_reading_at: datetime | None
     last_reading_kwh: Decimal | None
     exchanges: tuple[ExchangeView, ...]
+    driver: dict[str, Any] | None = None
+    commissioning_status: str = "not_commissioned"
+    commissioned_at: datetime | None = None
+    commissioning_report: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +107,10 @@ def list_meters(
             row.last_ts,
             row.last_raw_kwh,
             tuple(swaps[row.id]),
+            row.driver,
+            row.commissioning_status,
+            row.commissioned_at,
+            row.commissioning_report,
         )
         for row in rows
     ]

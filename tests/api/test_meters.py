@@ -37,6 +37,10 @@ def test_operator_registers_and_everyone_reads(
         "last_reading_at": "2024-06-01T00:00:00Z",
         "last_reading_kwh": "1520.25",
         "exchanges": [],
+        "driver": None,
+        "commissioning_status": "not_commissioned",
+        "commissioned_at": None,
+        "commissioning_report": None,
     }
     other = {"id": "M2", "account_id": "A2", "serial": "SDM-2"}
     assert client.post("/v1/meters", json=other, headers=auth(keys[Role.ADMIN])).status_code == 201
@@ -109,3 +113,29 @@ def test_field_tech_declares_an_exchange(
     found = problem(client.post("/v1/meters/M1/exchange", json=naive, headers=operator), 422)
     assert found["errors"][0]["field"] == "at"
     problem(client.post("/v1/meters/NOPE/exchange", json=swap, headers=operator), 404)
+
+
+def test_driver_config_and_commissioning_are_recorded(
+    client: TestClient, keys: dict[Role, str], world: World
+) -> None:
+    world.account("ACC-9", opening="5.00")
+    driver = {"protocol": "modbus-rtu", "model": "eastron-sdm120", "device": "/dev/ttyUSB0",
+              "baud": 2400, "parity": "N", "unit": 3}  # fmt: skip
+    payload = {"id": "M-9", "account_id": "ACC-9", "serial": "SDM120-9", "driver": driver}
+    created = client.post("/v1/meters", json=payload, headers=auth(keys[Role.OPERATOR]))
+    assert created.status_code == 201, created.text
+    assert created.json()["driver"]["model"] == "eastron-sdm120"
+    assert created.json()["commissioning_status"] == "not_commissioned"
+    bad = dict(payload, id="M-10", driver={"protocol": "modbus-tcp", "model": "sdm12O", "unit": 1})
+    refused = client.post("/v1/meters", json=bad, headers=auth(keys[Role.OPERATOR]))
+    assert refused.status_code == 422
+    assert "unknown register map 'sdm12O'" in refused.text
+    report = {"passed": False, "report": {"checks": [{"name": "link", "ok": False}]}}
+    done = client.post("/v1/meters/M-9/commissioning", json=report,
+                       headers=auth(keys[Role.FIELD_TECH]))  # fmt: skip
+    assert done.status_code == 200, done.text
+    assert done.json()["commissioning_status"] == "failed"
+    assert done.json()["commissioning_report"]["checks"][0]["name"] == "link"
+    reader = client.post("/v1/meters/M-9/commissioning", json=report,
+                         headers=auth(keys[Role.READ_ONLY]))  # fmt: skip
+    assert reader.status_code == 403
