@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import statistics
 import subprocess
@@ -34,9 +33,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
@@ -45,19 +41,16 @@ from typing import Any
 
 import httpx
 import yaml
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select
 
 from bench.drivers_mqtt import start_mosquitto
 from drivers.mqtt import BrokerAddress, Connection, Inbound, SessionOptions
 from drivers.mqtt.payloads import dump_object
 from gateway.ledger import admin
 from gateway.storage.db import READ_ONLY, UnitOfWork, make_engine
-from gateway.storage.migrate import upgrade
 from gateway.storage.schema import ledger_entries, meters, readings
+from tests.dbs import fresh_database
 
-POSTGRES_URL = os.environ.get(
-    "PREPAID_GATEWAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
-)
 ORIGIN = datetime(2024, 6, 10, tzinfo=UTC)  # meter time: mid-month, one billing cycle
 STEP = timedelta(minutes=15)  # meter time per tick (one real second)
 PER_MESSAGE = 100
@@ -81,31 +74,6 @@ def register_kwh(index: int, tick: int) -> Decimal:
 
 def charge(kwh: Decimal) -> Decimal:
     return (PRICE * kwh).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-
-
-@contextmanager
-def fresh_database(backend: str, workdir: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        url = f"sqlite:///{workdir / 'ledger.db'}"
-        engine = make_engine(url)
-        upgrade(engine)
-        engine.dispose()
-        yield url
-        return
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin_engine = make_engine(POSTGRES_URL)
-    with admin_engine.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin_engine.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin_engine.dispose()
 
 
 def alert_tick(index: int, ticks: int) -> int:
