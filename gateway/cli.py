@@ -15,6 +15,7 @@ from gateway.commission.cli import commission_app
 from gateway.core.errors import TariffError
 from gateway.core.tariff_parse import parse_tariff_version
 from gateway.runtime.cli import run
+from gateway.showcase import cli as showcase
 from simulators.cli import simulate_app
 
 app = typer.Typer(
@@ -82,9 +83,26 @@ def ledger_verify(
 
 @app.command()
 def demo(
-    show_all: Annotated[bool, typer.Option("--all", help="Print every ledger entry.")] = False,
+    *,
+    rating: Annotated[
+        bool, typer.Option("--rating", help="The offline rating demo: a month priced, printed.")
+    ] = False,
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Rating demo with every ledger entry (implies --rating).")
+    ] = False,
+    port: showcase.Port = 8000,
+    speed: showcase.Speed = 1800,
+    duration_s: showcase.DurationS = None,
+    broker: showcase.Broker = "auto",
+    data_dir: showcase.DataDir = None,
 ) -> None:
-    """Rate a sample month of 15-minute readings and print the transparent ledger."""
+    """The gateway live: simulated meters, deductions, alerts, a disconnect, a top-up through
+    the API and a reconnect, in under a minute (docs/demo.md). Ctrl-C stops it."""
+    if not (rating or show_all):
+        showcase.live_demo(
+            port=port, speed=speed, duration_s=duration_s, broker=broker, data_dir=data_dir
+        )
+        return
     from gateway.demo import run_demo  # noqa: PLC0415 - keep CLI start-up light
     from gateway.ledger_table import print_demo  # noqa: PLC0415
 

@@ -30,7 +30,7 @@ def test_demo_month_reconciles_to_the_cent() -> None:
 
 
 def test_demo_command_prints_the_ledger_and_the_check() -> None:
-    result = runner.invoke(app, ["demo"])
+    result = runner.invoke(app, ["demo", "--rating"])
     assert result.exit_code == 0, result.output
     assert "tier 2 peak" in result.output
     assert "estimated: apportioned by time" in result.output
