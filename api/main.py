@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from api import problems
+from api import dashboard, problems
 from api.deps import utc_now
 from api.routes import (
     accounts,
@@ -53,4 +53,5 @@ def create_app(
     problems.install(app)
     for router in ROUTERS:
         app.include_router(router, prefix="/v1")
+    dashboard.mount(app)  # the operator pages at /dashboard and GET /v1/dashboard/summary
     return app
