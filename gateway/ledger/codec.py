@@ -43,11 +43,11 @@ def step_to_json(step: RoundingStep) -> dict[str, Any]:
     return {
         "cycle_start": step.cycle_start,
         "exact_before": dec(step.exact_before),
-        "rounded_before": dec(step.rounded_before),
+        "rounded_before": format(step.rounded_before, "f"),  # in minor units: 0.20, not 0.2
         "exact_amount": dec(step.exact_amount),
         "exact_after": dec(step.exact_after),
-        "rounded_after": dec(step.rounded_after),
-        "charged": dec(step.charged),
+        "rounded_after": format(step.rounded_after, "f"),
+        "charged": format(step.charged, "f"),
     }
 
 
