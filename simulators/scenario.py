@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import (
@@ -32,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from drivers.error_keys import key_path, reason
 from drivers.models import MODELS
 from simulators import faults as f
 
@@ -228,9 +229,9 @@ def scenario_from_mapping(data: object) -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = _key_path(first["loc"])
-        reason = _PROFILE_HELP if key.endswith(".profile") else _reason(first)
-        raise ScenarioError(key, reason) from exc
+        key = key_path(first["loc"], skip=_pydantic_label)
+        why = _PROFILE_HELP if key.endswith(".profile") else reason(first)
+        raise ScenarioError(key, why) from exc
 
 
 _PROFILE_HELP = "must be 'residential' or {constant_w: WATTS} with WATTS >= 0"
@@ -246,22 +247,9 @@ def load_scenario(path: Path) -> Scenario:
     return scenario_from_mapping(data)
 
 
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        if isinstance(part, str) and (part.startswith(("function-", "literal[")) or part in _NOISE):
-            continue  # pydantic's union-branch labels are not keys the user wrote
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "<root>"
+def _pydantic_label(part: int | str) -> bool:
+    """pydantic's union-branch labels are not keys the user wrote."""
+    return isinstance(part, str) and (part.startswith(("function-", "literal[")) or part in _NOISE)
 
 
 _NOISE = {"ConstantProfile", "list[union[int,str]]", "int", "str"}
-
-
-def _reason(error: Any) -> str:
-    expected = (error.get("ctx") or {}).get("expected")
-    if error["type"] in {"enum", "literal_error"} and expected:
-        return f"must be one of {expected}"
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    return str(error["msg"]).removeprefix("Value error, ")

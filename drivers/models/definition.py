@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from drivers.error_keys import key_path, reason
 from drivers.errors import ModelDefinitionError
 from drivers.registers import DataType, MeterModel, RegisterSpec, SerialDefaults
 
@@ -79,7 +80,7 @@ def model_from_mapping(data: object) -> MeterModel:
         definition = ModelDefinition.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ModelDefinitionError(_key_path(first["loc"]), _reason(first)) from exc
+        raise ModelDefinitionError(key_path(first["loc"]), reason(first)) from exc
     specs = []
     for index, register in enumerate(definition.registers):
         fields = register.model_dump(exclude={"type"})
@@ -109,19 +110,3 @@ def load_model_file(path: Path) -> MeterModel:
     except OSError as exc:
         raise ModelDefinitionError(str(path), f"cannot read: {exc}") from exc
     return model_from_mapping(data)
-
-
-def _key_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "<root>"
-
-
-def _reason(error: Any) -> str:
-    expected = (error.get("ctx") or {}).get("expected")
-    if error["type"] in {"enum", "literal_error"} and expected:
-        return f"must be one of {expected}"
-    if error["type"] == "extra_forbidden":
-        return "unknown key"
-    return str(error["msg"]).removeprefix("Value error, ")

@@ -16,6 +16,7 @@ import yaml
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from drivers.error_keys import key_path
 from gateway.runtime.sections import (
     AlertsSection,
     CreditControlSection,
@@ -71,14 +72,6 @@ class GatewayConfig(BaseSettings):
         return (env_settings, init_settings)  # the environment overrides the file
 
 
-def key_of(loc: tuple[int | str, ...]) -> str:
-    """('modbus', 'links', 0, 'meters', 2, 'model') -> 'modbus.links[0].meters[2].model'."""
-    key = ""
-    for part in loc:
-        key += f"[{part}]" if isinstance(part, int) else f".{part}" if key else str(part)
-    return key or "(top level)"
-
-
 def _reason(error: Any) -> str:
     if error["type"] == "extra_forbidden":
         return "unknown key (see docs/configuration.md)"
@@ -101,5 +94,7 @@ def load_config(path: Path) -> GatewayConfig:
     try:
         return GatewayConfig(**document)
     except ValidationError as exc:
-        problems = [(key_of(tuple(e["loc"])), _reason(e)) for e in exc.errors()]
+        problems = [
+            (key_path(tuple(e["loc"]), root="(top level)"), _reason(e)) for e in exc.errors()
+        ]
         raise ConfigError(*problems[0], *problems[1:]) from exc
