@@ -9,7 +9,6 @@ never lose a balance update and never deadlock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,8 +17,8 @@ from sqlalchemy import DateTime, String, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from gateway.core.validation import Outcome
+from gateway.ledger.batch import REJECTED, IngestResult, ReadingIn, anomaly_row
 from gateway.ledger.controls import ControlPolicy, act_on_batch
-from gateway.ledger.errors import InvalidRequestError
 from gateway.ledger.meter_state import MeterState, load_meters
 from gateway.ledger.posting import AccountState, flush
 from gateway.ledger.rater import Rater
@@ -28,49 +27,8 @@ from gateway.storage.bulk import insert_rows, update_rows
 from gateway.storage.db import UnitOfWork
 from gateway.storage.schema import accounts, anomalies, ledger_entries, meters, readings
 
-
-@dataclass(frozen=True, slots=True)
-class ReadingIn:
-    """A register reading as a driver or the API delivers it (raw register values)."""
-
-    meter_id: str
-    ts: datetime
-    energy_kwh: Decimal
-    source: str = "api"
-    bands_kwh: Mapping[str, Decimal] | None = None
-    balance: Decimal | None = None
-    relay: str | None = None
-    received_at: datetime | None = None
-
-    def __post_init__(self) -> None:
-        if self.ts.utcoffset() is None:
-            msg = f"reading time {self.ts.isoformat()} has no UTC offset"
-            raise InvalidRequestError(msg)
-        if not isinstance(self.energy_kwh, Decimal) or not self.energy_kwh.is_finite():
-            msg = f"energy_kwh must be a finite Decimal, got {self.energy_kwh!r}"
-            raise InvalidRequestError(msg)
-        if self.energy_kwh < 0:
-            msg = f"energy_kwh must not be negative, got {self.energy_kwh}"
-            raise InvalidRequestError(msg)
-
-
-@dataclass(frozen=True, slots=True)
-class IngestResult:
-    """What became of one reading. `duplicate` means it was already recorded: this is the
-    original result, and nothing was written."""
-
-    meter_id: str
-    ts: datetime
-    outcome: str
-    reading_id: str | None
-    entry_id: str | None = None
-    charged: Decimal | None = None
-    flags: tuple[str, ...] = ()
-    reason: str = ""
-    duplicate: bool = False
-
-
-REJECTED = "rejected"
+# The ingest API: the types live in `batch` (the rater needs them too), offered here with it.
+__all__ = ["REJECTED", "IngestResult", "ReadingIn", "record_readings"]
 
 
 def record_readings(
@@ -217,23 +175,6 @@ def _reject(reading: ReadingIn, pending: list[dict[str, Any]], now: datetime) ->
         )
     )
     return IngestResult(reading.meter_id, _utc(reading.ts), REJECTED, None, reason=reason)
-
-
-def anomaly_row(
-    meter_id: str,
-    account_id: str | None,
-    reading_id: str | None,
-    reading: ReadingIn,
-    *,
-    kind: str,
-    detail: str,
-    now: datetime,
-) -> dict[str, Any]:
-    return {
-        "meter_id": meter_id, "account_id": account_id, "reading_id": reading_id,
-        "ts": _utc(reading.ts), "kind": kind, "detail": detail, "raw_kwh": reading.energy_kwh,
-        "created_at": now, "resolved": False,
-    }  # fmt: skip
 
 
 def _write(

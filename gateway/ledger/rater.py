@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select
 
@@ -14,15 +14,13 @@ from gateway.core.errors import BandRegisterMismatchError, RatingError
 from gateway.core.rating import rate_interval
 from gateway.core.tariff import Tariff
 from gateway.core.validation import Flag, Outcome, Verdict, judge
+from gateway.ledger.batch import IngestResult, ReadingIn, anomaly_row
 from gateway.ledger.codec import deduction_details
 from gateway.ledger.meter_state import MeterState
 from gateway.ledger.posting import AccountState, new_id
 from gateway.ledger.tariffs import TariffCache
 from gateway.storage.db import UnitOfWork
 from gateway.storage.schema import account_tariffs
-
-if TYPE_CHECKING:
-    from gateway.ledger.ingest import IngestResult, ReadingIn
 
 
 class Rater:
@@ -61,8 +59,6 @@ class Rater:
     def judge_and_post(
         self, reading: ReadingIn, meter: MeterState, now: datetime
     ) -> tuple[IngestResult, dict[str, Any], dict[str, Any] | None]:
-        from gateway.ledger.ingest import IngestResult, anomaly_row  # noqa: PLC0415
-
         ts = reading.ts.astimezone(UTC)
         reading_id = new_id()
         # Tamper needs the relay open over the whole interval: at the previous reading and now
