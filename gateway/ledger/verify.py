@@ -13,11 +13,12 @@ from sqlalchemy import select
 from gateway.core.deduction import Deduction, MeterReading
 from gateway.core.errors import CoreError
 from gateway.core.rating import rate_interval, rate_standing_charge
+from gateway.core.tariff import Tariff
 from gateway.ledger.codec import GENESIS_HASH, cycle_from_json, deduction_details, entry_hash
 from gateway.ledger.errors import NotFoundError
-from gateway.ledger.tariffs import TariffCache
+from gateway.ledger.tariffs import load_tariff
 from gateway.storage.db import UnitOfWork
-from gateway.storage.schema import accounts, ledger_entries, readings
+from gateway.storage.schema import accounts, ledger_entries, meters, readings
 
 RATED = frozenset({"deduction", "standing_charge"})  # entries that move the billing cycle
 
@@ -48,7 +49,7 @@ def verify_ledger(uow: UnitOfWork, account_ids: list[str] | None = None) -> Repo
     query = select(accounts).order_by(accounts.c.id)
     if account_ids:
         query = query.where(accounts.c.id.in_(account_ids))
-    tariffs = TariffCache()
+    tariffs = _Tariffs(uow)
     violations, entries, recomputed, count = [], 0, 0, 0
     for account in uow.connection.execute(query).all():
         count += 1
@@ -61,9 +62,31 @@ def verify_ledger(uow: UnitOfWork, account_ids: list[str] | None = None) -> Repo
     return Report(count, entries, recomputed, tuple(violations))
 
 
+class _Tariffs:
+    """Tariffs by id, each read once: verify runs in one transaction, versions cannot change."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.loaded: dict[str, Tariff] = {}
+
+    def get(self, tariff_id: str) -> Tariff:
+        if tariff_id not in self.loaded:
+            self.loaded[tariff_id] = load_tariff(self.uow, tariff_id)
+        return self.loaded[tariff_id]
+
+
 class _AccountCheck:
-    def __init__(self, uow: UnitOfWork, tariffs: TariffCache, account: Any) -> None:
+    def __init__(self, uow: UnitOfWork, tariffs: _Tariffs, account: Any) -> None:
         self.uow, self.tariffs, self.account = uow, tariffs, account
+        # The account's accepted readings, loaded once: (time, continuous kWh) by id.
+        self.readings = {
+            row.id: (row.ts, row.continuous_kwh)
+            for row in uow.connection.execute(
+                select(readings.c.id, readings.c.ts, readings.c.continuous_kwh)
+                .join(meters, meters.c.id == readings.c.meter_id)
+                .where(meters.c.account_id == account.id, readings.c.outcome == "accepted")
+            )
+        }
         self.entries = self.recomputed = 0
 
     def run(self) -> Iterator[Violation]:
@@ -117,14 +140,11 @@ class _AccountCheck:
                                     (row.reading_id, row.curr_ts, row.curr_kwh)):  # fmt: skip
             if reading_id is None:
                 continue
-            stored = self.uow.connection.execute(
-                select(readings.c.ts, readings.c.continuous_kwh).where(readings.c.id == reading_id)
-            ).first()
-            if stored is None or (stored.ts, stored.continuous_kwh) != (ts, kwh):
+            if self.readings.get(reading_id) != (ts, kwh):
                 yield fail("reading", f"reading {reading_id} does not match the entry's {kwh} kWh"
                            f" at {ts.isoformat()}")  # fmt: skip
         try:
-            tariff = self.tariffs.get(self.uow, details["tariff_id"])
+            tariff = self.tariffs.get(details["tariff_id"])
             cycle_before = cycle_from_json(details["cycle_before"])
             deduction = rate_interval(
                 MeterReading(row.prev_ts, row.prev_kwh, _bands(details.get("prev_bands_kwh"))),
@@ -142,7 +162,7 @@ class _AccountCheck:
     def _recompute_standing(self, row: Any, fail: Any) -> Iterator[Violation]:
         details = row.details
         try:
-            tariff = self.tariffs.get(self.uow, details["tariff_id"])
+            tariff = self.tariffs.get(details["tariff_id"])
             cycle_before = cycle_from_json(details["cycle_before"])
             deduction = rate_standing_charge(
                 tariff, date.fromisoformat(details["day"]), cycle_before
